@@ -1,0 +1,196 @@
+/* qwenc: an inference engine for the Qwen model family.
+ *
+ * The whole public API. Front ends (CLI, server) use only this header; tensor
+ * types never cross it.
+ *
+ * Conventions:
+ *   - Every fallible call returns 0 or a negative QWENC_E* code and writes one
+ *     line naming what failed and where into err[errlen] (err may be NULL).
+ *   - The library never prints, never calls exit() or abort().
+ *   - Options structs start with a `size` field (set it to sizeof the struct)
+ *     so that they can grow without breaking callers.
+ */
+#ifndef QWENC_H
+#define QWENC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    QWENC_OK = 0,
+    QWENC_EINVAL = -1,   /* bad argument or option */
+    QWENC_EIO = -2,      /* a file could not be opened, read or mapped */
+    QWENC_EFORMAT = -3,  /* a file is malformed or inconsistent */
+    QWENC_ENOMEM = -4,   /* out of memory */
+    QWENC_ERANGE = -5,   /* token id, position or context length out of range */
+    QWENC_EUNSUPPORTED = -6, /* valid input this build cannot handle */
+};
+
+const char *qwenc_version(void);
+
+/* ---- model ------------------------------------------------------------ */
+
+typedef struct qwenc_model qwenc_model;
+
+typedef struct {
+    size_t size;      /* sizeof(qwenc_model_params) */
+    int n_threads;    /* worker threads for compute; <= 0 means 1 */
+} qwenc_model_params;
+
+void qwenc_model_params_init(qwenc_model_params *p);
+
+/* path: a model directory in Hugging Face layout (config.json + safetensors). */
+int qwenc_model_open(const char *path, const qwenc_model_params *params,
+                     qwenc_model **out, char *err, size_t errlen);
+void qwenc_model_free(qwenc_model *m);
+
+typedef struct {
+    const char *arch;         /* "qwen3", "qwen2", "qwen3_moe" */
+    int vocab_size;           /* rows of the output logits */
+    int hidden_size;
+    int intermediate_size;
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;
+    int n_experts;            /* 0 for dense models */
+    int n_experts_per_tok;
+    int moe_intermediate_size;
+    int max_position_embeddings;
+    int tied_embeddings;
+    double rope_theta;
+    double rms_norm_eps;
+    int64_t n_params;         /* all parameters */
+    int64_t n_params_active;  /* parameters used per token (== n_params if dense) */
+    int64_t weight_bytes;     /* bytes of weights as stored (mapped, not copied) */
+    const char *weight_dtype; /* dtype of the bulk of the weights, e.g. "bf16" */
+    int n_tensors;
+    int bos_id, eos_id;       /* from config.json; -1 when absent */
+} qwenc_model_info;
+
+void qwenc_model_get_info(const qwenc_model *m, qwenc_model_info *out);
+
+/* Calls fn once per tensor, in file order: name, dtype name, rank, shape. */
+void qwenc_model_foreach_tensor(const qwenc_model *m,
+                                void (*fn)(void *ctx, const char *name, const char *dtype,
+                                           int rank, const int64_t *shape),
+                                void *ctx);
+
+/* Bytes the KV cache of one session of n_ctx positions takes. */
+int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx);
+
+/* Generation defaults read from generation_config.json (or neutral values). */
+typedef struct {
+    float temperature, top_p, min_p;
+    int top_k;
+    int do_sample;
+    int eos_ids[8];
+    int n_eos;
+} qwenc_gen_defaults;
+
+void qwenc_model_gen_defaults(const qwenc_model *m, qwenc_gen_defaults *out);
+
+/* ---- session: one sequence and its KV cache ---------------------------- */
+
+typedef struct qwenc_session qwenc_session;
+
+/* n_ctx <= 0 means min(4096, max_position_embeddings); larger than
+ * max_position_embeddings is an error. */
+int qwenc_session_new(qwenc_model *m, int n_ctx, qwenc_session **out,
+                      char *err, size_t errlen);
+void qwenc_session_free(qwenc_session *s);
+
+int qwenc_session_n_ctx(const qwenc_session *s);
+int qwenc_session_n_past(const qwenc_session *s);
+
+/* Forget everything after the first n_keep positions (0 clears). */
+int qwenc_session_truncate(qwenc_session *s, int n_keep, char *err, size_t errlen);
+
+/* Appends n token ids at positions n_past..n_past+n-1, evaluated in one
+ * batched pass. If logits_all is non-NULL it receives n * vocab_size floats
+ * (one row per position); the last position's logits are always kept and
+ * readable with qwenc_session_logits(). */
+int qwenc_session_eval(qwenc_session *s, const int32_t *ids, int n, float *logits_all,
+                       char *err, size_t errlen);
+
+/* Logits of the last evaluated position (vocab_size floats), or NULL. */
+const float *qwenc_session_logits(const qwenc_session *s);
+
+/* ---- sampling ----------------------------------------------------------- */
+
+typedef struct {
+    size_t size;       /* sizeof(qwenc_sampler_params) */
+    float temperature; /* <= 0: greedy */
+    int top_k;         /* <= 0: off */
+    float top_p;       /* >= 1: off */
+    float min_p;       /* <= 0: off */
+    uint64_t seed;
+} qwenc_sampler_params;
+
+void qwenc_sampler_params_init(qwenc_sampler_params *p);
+
+typedef struct qwenc_sampler qwenc_sampler;
+
+int qwenc_sampler_new(const qwenc_sampler_params *p, qwenc_sampler **out, char *err, size_t errlen);
+void qwenc_sampler_free(qwenc_sampler *s);
+/* Picks a token id from vocab_size logits (ties in greedy go to the lowest id). */
+int32_t qwenc_sample(qwenc_sampler *s, const float *logits, int vocab_size);
+
+/* ---- tokenizer ---------------------------------------------------------- */
+
+typedef struct qwenc_tokenizer qwenc_tokenizer;
+
+/* path: a directory holding tokenizer.json (+ tokenizer_config.json). */
+int qwenc_tokenizer_open(const char *path, qwenc_tokenizer **out, char *err, size_t errlen);
+void qwenc_tokenizer_free(qwenc_tokenizer *t);
+
+/* The model's tokenizer, opened with the model when its files are present;
+ * NULL when the model directory has none (owned by the model). */
+qwenc_tokenizer *qwenc_model_tokenizer(qwenc_model *m);
+
+/* Number of ids the tokenizer knows (vocab + added tokens). */
+int qwenc_tokenizer_n_tokens(const qwenc_tokenizer *t);
+
+/* Id of a token given by its exact text ("<|im_end|>", "<tool_call>"), or -1. */
+int32_t qwenc_token_id(const qwenc_tokenizer *t, const char *text);
+
+/* Encodes UTF-8 text (added/special tokens in the text are recognised).
+ * *ids is malloc'd; the caller frees it. Invalid UTF-8 is QWENC_EINVAL with
+ * the byte offset in err. */
+int qwenc_tokenize(const qwenc_tokenizer *t, const char *text, size_t len,
+                   int32_t **ids, size_t *n_ids, char *err, size_t errlen);
+
+/* Decodes ids to UTF-8 text (malloc'd, NUL-terminated) the way transformers'
+ * decode does: invalid byte sequences become U+FFFD. */
+int qwenc_detokenize(const qwenc_tokenizer *t, const int32_t *ids, size_t n_ids,
+                     int skip_special, char **text, char *err, size_t errlen);
+
+/* The raw bytes of one token (after byte-level decoding), or NULL if the id
+ * is out of range. *len receives the length. */
+const char *qwenc_token_bytes(const qwenc_tokenizer *t, int32_t id, size_t *len);
+
+/* Streaming decoder: feed ids one at a time, get back the text that is now
+ * complete; an incomplete UTF-8 sequence at the end is held back. */
+typedef struct qwenc_detok_stream qwenc_detok_stream;
+qwenc_detok_stream *qwenc_detok_stream_new(const qwenc_tokenizer *t, int skip_special);
+void qwenc_detok_stream_free(qwenc_detok_stream *s);
+/* Returns a pointer to NUL-terminated text valid until the next call (may be ""). */
+const char *qwenc_detok_stream_push(qwenc_detok_stream *s, int32_t id);
+/* Flushes what is held back (invalid bytes as U+FFFD). */
+const char *qwenc_detok_stream_flush(qwenc_detok_stream *s);
+
+/* Renders the tokenizer's chat template. request_json is a JSON object:
+ * {"messages": [...], "tools": [...], "add_generation_prompt": bool,
+ *  "enable_thinking": bool, ...any other template variable}.
+ * *out is malloc'd and NUL-terminated. */
+int qwenc_chat_render(const qwenc_tokenizer *t, const char *request_json,
+                      char **out, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,119 @@
+#include "cli/cli.h"
+#include "qwenc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_bad(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "qwenc %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_EXIT_BADINPUT;
+}
+
+int cli_exit_code(int rc) {
+    switch (rc) {
+    case 0: return 0;
+    case QWENC_EINVAL:
+    case QWENC_EIO:
+    case QWENC_EFORMAT:
+    case QWENC_ERANGE:
+    case QWENC_EUNSUPPORTED: return CLI_EXIT_BADINPUT;
+    default: return CLI_EXIT_FAIL;
+    }
+}
+
+int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts) {
+    opterr = 0;
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+    if (c == '?' || c == ':') {
+        const char *arg = argv[optind - 1];
+        if (c == ':' || (optopt && strchr(shortopts, optopt)))
+            cli_bad(cmd, "option '%s' needs a value (see qwenc %s --help)", arg, cmd);
+        else
+            cli_bad(cmd, "unknown option '%s' (see qwenc %s --help)", arg, cmd);
+        return '?';
+    }
+    return c;
+}
+
+int cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int *n) {
+    size_t cap = 16, k = 0;
+    int32_t *v = malloc(cap * sizeof *v);
+    if (!v) return cli_bad(cmd, "out of memory");
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < 0 || x > INT32_MAX) {
+            free(v);
+            return cli_bad(cmd, "--ids: '%s' is not a comma-separated list of token ids", s);
+        }
+        if (k == cap) {
+            int32_t *nv = realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv) { free(v); return cli_bad(cmd, "out of memory"); }
+            v = nv;
+        }
+        v[k++] = (int32_t)x;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == ',') p++;
+        else if (*p) {
+            free(v);
+            return cli_bad(cmd, "--ids: '%s' is not a comma-separated list of token ids", s);
+        }
+    }
+    if (k == 0) {
+        free(v);
+        return cli_bad(cmd, "--ids: no token ids given");
+    }
+    *ids = v;
+    *n = (int)k;
+    return 0;
+}
+
+int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(s, &end, 10);
+    if (end == s || *end || errno || x < lo || x > hi)
+        return cli_bad(cmd, "%s: '%s' is not an integer in [%ld, %ld]", opt, s, lo, hi);
+    *out = x;
+    return 0;
+}
+
+int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end || errno) return cli_bad(cmd, "%s: '%s' is not a number", opt, s);
+    *out = x;
+    return 0;
+}
+
+int cli_read_stdin(const char *cmd, char **data, size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) return cli_bad(cmd, "out of memory");
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - n, stdin);
+        n += got;
+        if (n < cap) break;
+        char *nb = realloc(buf, 2 * cap + 1);
+        if (!nb) { free(buf); return cli_bad(cmd, "out of memory"); }
+        buf = nb;
+        cap *= 2;
+    }
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return 0;
+}
