@@ -1,0 +1,201 @@
+/* Public API: models and sessions. */
+#include "base/err.h"
+#include "base/file.h"
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct qwenc_session {
+    qwenc_model *m;
+    qw_kv_cache kv;
+    int n_ctx, n_past;
+    float *logits;     /* last position */
+    int has_logits;
+};
+
+void qwenc_model_params_init(qwenc_model_params *p) {
+    memset(p, 0, sizeof *p);
+    p->size = sizeof *p;
+    p->n_threads = 1;
+}
+
+static float *rope_inv_freq(const qw_config *c) {
+    int half = c->head_dim / 2;
+    float *f = malloc((size_t)half * sizeof *f);
+    if (!f) return NULL;
+    /* as transformers: 1 / theta^(2i/d), in float32 */
+    for (int i = 0; i < half; i++)
+        f[i] = (float)(1.0 / pow(c->rope_theta, (double)(float)(2.0 * i / c->head_dim)));
+    return f;
+}
+
+int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_model **out, char *err,
+                     size_t errlen) {
+    *out = NULL;
+    qwenc_model_params def;
+    qwenc_model_params_init(&def);
+    if (!params) params = &def;
+    if (params->size < sizeof *params)
+        return qw_errf(err, errlen, QWENC_EINVAL, "model params: size field not set");
+    qwenc_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->dir = strdup(path))) {
+        free(m);
+        return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    }
+    int rc = qw_config_load(path, &m->cfg, err, errlen);
+    if (!rc) rc = qw_checkpoint_open(path, &m->ck, err, errlen);
+    if (!rc) rc = qw_weights_bind(&m->cfg, &m->ck, path, &m->w, err, errlen);
+    if (!rc) {
+        m->be = qw_backend_cpu();
+        m->pool = qw_pool_new(params->n_threads);
+        m->inv_freq = rope_inv_freq(&m->cfg);
+        if (!m->pool || !m->inv_freq) rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    }
+    if (!rc) {
+        char *tj = qw_path_join(path, "tokenizer.json");
+        if (tj && qw_file_exists(tj)) rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);
+        free(tj);
+    }
+    if (rc) {
+        qwenc_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void qwenc_model_free(qwenc_model *m) {
+    if (!m) return;
+    qwenc_tokenizer_free(m->tokenizer);
+    qw_pool_free(m->pool);
+    free(m->inv_freq);
+    qw_weights_free(&m->w);
+    qw_checkpoint_close(&m->ck);
+    qw_config_free(&m->cfg);
+    free(m->dir);
+    free(m);
+}
+
+qwenc_tokenizer *qwenc_model_tokenizer(qwenc_model *m) { return m->tokenizer; }
+
+void qwenc_model_get_info(const qwenc_model *m, qwenc_model_info *o) {
+    const qw_config *c = &m->cfg;
+    memset(o, 0, sizeof *o);
+    o->arch = c->arch_name;
+    o->vocab_size = c->vocab_size;
+    o->hidden_size = c->hidden_size;
+    o->intermediate_size = c->intermediate_size;
+    o->n_layers = c->n_layers;
+    o->n_heads = c->n_heads;
+    o->n_kv_heads = c->n_kv_heads;
+    o->head_dim = c->head_dim;
+    o->n_experts = c->n_experts;
+    o->n_experts_per_tok = c->n_experts_per_tok;
+    o->moe_intermediate_size = c->moe_intermediate_size;
+    o->max_position_embeddings = c->max_position_embeddings;
+    o->tied_embeddings = c->tie_word_embeddings;
+    o->rope_theta = c->rope_theta;
+    o->rms_norm_eps = c->rms_norm_eps;
+    o->n_params = m->w.n_params;
+    o->n_params_active = m->w.n_params_active;
+    o->weight_bytes = m->w.n_bytes;
+    o->weight_dtype = qw_dtype_name(m->w.main_dtype);
+    o->n_tensors = m->ck.n_tensors;
+    o->bos_id = c->bos_id;
+    o->eos_id = c->eos_id;
+}
+
+void qwenc_model_foreach_tensor(const qwenc_model *m,
+                                void (*fn)(void *ctx, const char *name, const char *dtype, int rank,
+                                           const int64_t *shape),
+                                void *ctx) {
+    for (int i = 0; i < m->ck.n_tensors; i++) {
+        const qw_st_tensor *t = &m->ck.tensors[i];
+        fn(ctx, t->name, qw_dtype_name(t->dtype), t->rank, t->shape);
+    }
+}
+
+int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx) {
+    return qw_kv_cache_bytes(m->cfg.n_layers, n_ctx, m->cfg.n_kv_heads * m->cfg.head_dim);
+}
+
+void qwenc_model_gen_defaults(const qwenc_model *m, qwenc_gen_defaults *o) {
+    const qw_config *c = &m->cfg;
+    o->temperature = c->gen.temperature;
+    o->top_p = c->gen.top_p;
+    o->top_k = c->gen.top_k;
+    o->min_p = c->gen.min_p;
+    o->do_sample = c->gen.do_sample;
+    o->n_eos = c->gen.n_eos;
+    memcpy(o->eos_ids, c->gen.eos_ids, sizeof o->eos_ids);
+}
+
+/* ---- sessions ---- */
+
+int qwenc_session_new(qwenc_model *m, int n_ctx, qwenc_session **out, char *err, size_t errlen) {
+    *out = NULL;
+    int max = m->cfg.max_position_embeddings;
+    if (n_ctx <= 0) n_ctx = max < 4096 ? max : 4096;
+    if (n_ctx > max)
+        return qw_errf(err, errlen, QWENC_ERANGE, "context %d is more than the model's max_position_embeddings %d",
+                       n_ctx, max);
+    qwenc_session *s = calloc(1, sizeof *s);
+    if (!s) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    s->m = m;
+    s->n_ctx = n_ctx;
+    s->logits = malloc((size_t)m->cfg.vocab_size * sizeof *s->logits);
+    if (!s->logits || qw_kv_cache_init(&s->kv, m->cfg.n_layers, n_ctx, m->cfg.n_kv_heads * m->cfg.head_dim)) {
+        qwenc_session_free(s);
+        return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory for a KV cache of %d positions", n_ctx);
+    }
+    *out = s;
+    return 0;
+}
+
+void qwenc_session_free(qwenc_session *s) {
+    if (!s) return;
+    qw_kv_cache_free(&s->kv);
+    free(s->logits);
+    free(s);
+}
+
+int qwenc_session_n_ctx(const qwenc_session *s) { return s->n_ctx; }
+int qwenc_session_n_past(const qwenc_session *s) { return s->n_past; }
+
+int qwenc_session_truncate(qwenc_session *s, int n_keep, char *err, size_t errlen) {
+    if (n_keep < 0 || n_keep > s->n_past)
+        return qw_errf(err, errlen, QWENC_ERANGE, "cannot keep %d of %d positions", n_keep, s->n_past);
+    s->n_past = n_keep;
+    s->has_logits = 0;
+    return 0;
+}
+
+int qwenc_session_eval(qwenc_session *s, const int32_t *ids, int n, float *logits_all, char *err,
+                       size_t errlen) {
+    const qw_config *c = &s->m->cfg;
+    if (n <= 0) return qw_errf(err, errlen, QWENC_EINVAL, "no tokens to evaluate");
+    if (n > s->n_ctx - s->n_past)
+        return qw_errf(err, errlen, QWENC_ERANGE, "%d tokens do not fit: %d of %d context positions are used", n,
+                       s->n_past, s->n_ctx);
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            return qw_errf(err, errlen, QWENC_ERANGE, "token id %d at index %d is out of range [0, %d)", ids[i], i,
+                           c->vocab_size);
+    for (int done = 0; done < n;) {
+        int b = n - done < QW_MAX_BATCH ? n - done : QW_MAX_BATCH;
+        int last = done + b == n;
+        float *out = logits_all ? logits_all + (int64_t)done * c->vocab_size : s->logits;
+        int rc = qw_forward(s->m, &s->kv, s->n_past, ids + done, b, out, logits_all != NULL, err, errlen);
+        if (rc) return rc;
+        s->n_past += b;
+        done += b;
+        if (last && logits_all)
+            memcpy(s->logits, logits_all + (int64_t)(n - 1) * c->vocab_size, (size_t)c->vocab_size * sizeof(float));
+    }
+    s->has_logits = 1;
+    return 0;
+}
+
+const float *qwenc_session_logits(const qwenc_session *s) { return s->has_logits ? s->logits : NULL; }

@@ -1,0 +1,203 @@
+/* qwenc generate: a prompt (ids, text or one chat message) in, tokens out. */
+#include "cli/cli.h"
+#include "qwenc.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char generate_usage[] =
+    "usage: qwenc generate -m MODEL (--ids LIST | -p TEXT | --chat TEXT) [options]\n"
+    "\n"
+    "  -m, --model DIR     model directory\n"
+    "      --ids LIST      prompt as comma-separated token ids\n"
+    "  -p, --prompt TEXT   prompt as plain text (no chat template)\n"
+    "      --chat TEXT     one user message, rendered with the model's chat template\n"
+    "      --no-think      with --chat: enable_thinking=false\n"
+    "  -n, --n-predict N   tokens to generate (default 128)\n"
+    "      --greedy        always take the most likely token\n"
+    "      --temp X        temperature (default from generation_config.json)\n"
+    "      --top-k N       top-k (0 = off)\n"
+    "      --top-p X       top-p (1 = off)\n"
+    "      --min-p X       min-p (0 = off)\n"
+    "      --seed N        random seed (default 0)\n"
+    "      --ignore-eos    do not stop at end-of-sequence tokens\n"
+    "      --print-ids     print the generated ids, comma-separated, on one line\n"
+    "  -t, --threads N     compute threads (default 1)\n"
+    "  -c, --ctx N         context length (default min(4096, max_position_embeddings))\n"
+    "  -h, --help          show this help\n";
+
+typedef struct {
+    const char *dir, *ids, *prompt, *chat;
+    long n_predict, threads, ctx, top_k;
+    double temp, top_p, min_p;
+    unsigned long long seed;
+    int greedy, no_think, ignore_eos, print_ids, have_temp, have_top_k, have_top_p, have_min_p;
+} gen_opts;
+
+static int parse_opts(int argc, char **argv, gen_opts *o) {
+    enum { O_IDS = 1000, O_CHAT, O_NOTHINK, O_GREEDY, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_SEED, O_IGNEOS, O_PRINTIDS };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"ids", required_argument, 0, O_IDS},
+        {"prompt", required_argument, 0, 'p'},  {"chat", required_argument, 0, O_CHAT},
+        {"no-think", no_argument, 0, O_NOTHINK}, {"n-predict", required_argument, 0, 'n'},
+        {"greedy", no_argument, 0, O_GREEDY},   {"temp", required_argument, 0, O_TEMP},
+        {"top-k", required_argument, 0, O_TOPK}, {"top-p", required_argument, 0, O_TOPP},
+        {"min-p", required_argument, 0, O_MINP}, {"seed", required_argument, 0, O_SEED},
+        {"ignore-eos", no_argument, 0, O_IGNEOS}, {"print-ids", no_argument, 0, O_PRINTIDS},
+        {"threads", required_argument, 0, 't'}, {"ctx", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    const char *cmd = "generate";
+    memset(o, 0, sizeof *o);
+    o->n_predict = 128;
+    o->threads = 1;
+    long seed = 0;
+    int c;
+    while ((c = cli_getopt(cmd, argc, argv, "m:p:n:t:c:h", opts)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'm': o->dir = optarg; break;
+        case O_IDS: o->ids = optarg; break;
+        case 'p': o->prompt = optarg; break;
+        case O_CHAT: o->chat = optarg; break;
+        case O_NOTHINK: o->no_think = 1; break;
+        case 'n': bad = cli_parse_int(cmd, "--n-predict", optarg, 0, 1 << 24, &o->n_predict); break;
+        case O_GREEDY: o->greedy = 1; break;
+        case O_TEMP: bad = cli_parse_float(cmd, "--temp", optarg, &o->temp); o->have_temp = 1; break;
+        case O_TOPK: bad = cli_parse_int(cmd, "--top-k", optarg, 0, 1 << 30, &o->top_k); o->have_top_k = 1; break;
+        case O_TOPP: bad = cli_parse_float(cmd, "--top-p", optarg, &o->top_p); o->have_top_p = 1; break;
+        case O_MINP: bad = cli_parse_float(cmd, "--min-p", optarg, &o->min_p); o->have_min_p = 1; break;
+        case O_SEED: bad = cli_parse_int(cmd, "--seed", optarg, 0, __LONG_MAX__, &seed); break;
+        case O_IGNEOS: o->ignore_eos = 1; break;
+        case O_PRINTIDS: o->print_ids = 1; break;
+        case 't': bad = cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
+        case 'c': bad = cli_parse_int(cmd, "--ctx", optarg, 1, 1 << 24, &o->ctx); break;
+        case 'h': fputs(generate_usage, stdout); return -1;
+        default: return CLI_EXIT_BADINPUT;
+        }
+        if (bad) return CLI_EXIT_BADINPUT;
+    }
+    o->seed = (unsigned long long)seed;
+    if (optind < argc) return cli_bad(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!o->dir) return cli_bad(cmd, "no model given (-m DIR)");
+    if (!!o->ids + !!o->prompt + !!o->chat != 1)
+        return cli_bad(cmd, "give exactly one of --ids, -p/--prompt, --chat");
+    return 0;
+}
+
+/* The prompt as token ids, from whichever form was given. */
+static int prompt_ids(const gen_opts *o, qwenc_model *m, int32_t **ids, int *n, char *err, size_t errlen) {
+    if (o->ids) return cli_parse_ids("generate", o->ids, ids, n) ? QWENC_EINVAL : 0;
+    qwenc_tokenizer *tok = qwenc_model_tokenizer(m);
+    if (!tok) {
+        snprintf(err, errlen, "%s: no tokenizer.json, so only --ids prompts work", o->dir);
+        return QWENC_EINVAL;
+    }
+    char *text = NULL;
+    int rc = 0;
+    if (o->chat) {
+        json_t *req = json_pack("{s:[{s:s,s:s}],s:b,s:b}", "messages", "role", "user", "content", o->chat,
+                                "add_generation_prompt", 1, "enable_thinking", !o->no_think);
+        char *req_text = req ? json_dumps(req, 0) : NULL;
+        json_decref(req);
+        if (!req_text) {
+            snprintf(err, errlen, "--chat: the text is not valid UTF-8");
+            return QWENC_EINVAL;
+        }
+        rc = qwenc_chat_render(tok, req_text, &text, err, errlen);
+        free(req_text);
+        if (rc) return rc;
+    }
+    const char *src = text ? text : o->prompt;
+    size_t nn = 0;
+    rc = qwenc_tokenize(tok, src, strlen(src), ids, &nn, err, errlen);
+    free(text);
+    if (!rc && nn == 0) {
+        free(*ids);
+        snprintf(err, errlen, "the prompt is empty");
+        return QWENC_EINVAL;
+    }
+    *n = (int)nn;
+    return rc;
+}
+
+static int is_eos(const qwenc_gen_defaults *d, int id) {
+    for (int i = 0; i < d->n_eos; i++)
+        if (d->eos_ids[i] == id) return 1;
+    return 0;
+}
+
+static int sampler_for(const gen_opts *o, const qwenc_gen_defaults *d, qwenc_sampler **out, char *err, size_t n) {
+    qwenc_sampler_params sp;
+    qwenc_sampler_params_init(&sp);
+    int sample = !o->greedy && (d->do_sample || o->have_temp);
+    sp.temperature = sample ? (o->have_temp ? (float)o->temp : d->temperature) : 0.0f;
+    sp.top_k = o->have_top_k ? (int)o->top_k : d->top_k;
+    sp.top_p = o->have_top_p ? (float)o->top_p : d->top_p;
+    sp.min_p = o->have_min_p ? (float)o->min_p : d->min_p;
+    sp.seed = o->seed;
+    return qwenc_sampler_new(&sp, out, err, n);
+}
+
+static int generate(const gen_opts *o, qwenc_model *m, qwenc_session *s, qwenc_sampler *smp,
+                    const int32_t *prompt, int n_prompt, char *err, size_t errlen) {
+    qwenc_model_info in;
+    qwenc_model_get_info(m, &in);
+    qwenc_gen_defaults d;
+    qwenc_model_gen_defaults(m, &d);
+    qwenc_tokenizer *tok = qwenc_model_tokenizer(m);
+    if (!o->print_ids && !tok) {
+        snprintf(err, errlen, "%s: no tokenizer.json to print text with; use --print-ids", o->dir);
+        return QWENC_EINVAL;
+    }
+    qwenc_detok_stream *ds = o->print_ids ? NULL : qwenc_detok_stream_new(tok, 0);
+    int rc = qwenc_session_eval(s, prompt, n_prompt, NULL, err, errlen);
+    for (long i = 0; !rc && i < o->n_predict; i++) {
+        int32_t id = qwenc_sample(smp, qwenc_session_logits(s), in.vocab_size);
+        if (!o->ignore_eos && is_eos(&d, id)) break;
+        if (o->print_ids) printf("%s%d", i ? "," : "", id);
+        else fputs(qwenc_detok_stream_push(ds, id), stdout);
+        fflush(stdout);
+        if (i + 1 < o->n_predict) {
+            if (qwenc_session_n_past(s) >= qwenc_session_n_ctx(s)) break;  /* context full */
+            rc = qwenc_session_eval(s, &id, 1, NULL, err, errlen);
+        }
+    }
+    if (ds) {
+        fputs(qwenc_detok_stream_flush(ds), stdout);
+        qwenc_detok_stream_free(ds);
+    }
+    if (o->print_ids || !rc) putchar('\n');
+    return rc;
+}
+
+int cmd_generate(int argc, char **argv) {
+    gen_opts o;
+    int st = parse_opts(argc, argv, &o);
+    if (st) return st < 0 ? 0 : st;
+    char err[512] = "";
+    qwenc_model_params mp;
+    qwenc_model_params_init(&mp);
+    mp.n_threads = (int)o.threads;
+    qwenc_model *m = NULL;
+    qwenc_session *s = NULL;
+    qwenc_sampler *smp = NULL;
+    int32_t *ids = NULL;
+    int n = 0;
+    int rc = qwenc_model_open(o.dir, &mp, &m, err, sizeof err);
+    if (!rc) rc = prompt_ids(&o, m, &ids, &n, err, sizeof err);
+    if (!rc) rc = qwenc_session_new(m, (int)o.ctx, &s, err, sizeof err);
+    qwenc_gen_defaults d;
+    if (!rc) {
+        qwenc_model_gen_defaults(m, &d);
+        rc = sampler_for(&o, &d, &smp, err, sizeof err);
+    }
+    if (!rc) rc = generate(&o, m, s, smp, ids, n, err, sizeof err);
+    if (rc && err[0]) fprintf(stderr, "qwenc generate: %s\n", err);
+    free(ids);
+    qwenc_sampler_free(smp);
+    qwenc_session_free(s);
+    qwenc_model_free(m);
+    return cli_exit_code(rc);
+}

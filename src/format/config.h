@@ -1,0 +1,55 @@
+/* config.json (both the hub's style and newer transformers' style) and
+ * generation_config.json, validated into one struct. */
+#ifndef QW_FORMAT_CONFIG_H
+#define QW_FORMAT_CONFIG_H
+
+#include <stddef.h>
+
+typedef enum { QW_ARCH_QWEN2, QW_ARCH_QWEN3, QW_ARCH_QWEN3_MOE } qw_arch;
+
+#define QW_MAX_EOS 8
+
+typedef struct {
+    qw_arch arch;
+    const char *arch_name;   /* "qwen3", "qwen2", "qwen3_moe" */
+    int vocab_size;
+    int hidden_size;
+    int intermediate_size;
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;
+    int max_position_embeddings;
+    double rope_theta;
+    double rms_norm_eps;
+    int tie_word_embeddings;
+    int attention_bias;      /* q/k/v biases (Qwen2 always; Qwen3 when attention_bias) */
+    int qk_norm;             /* per-head RMSNorm on q and k (Qwen3) */
+    int sliding_window;      /* 0 = full attention on every layer */
+    int max_window_layers;
+    /* mixture of experts (qwen3_moe) */
+    int n_experts;
+    int n_experts_per_tok;
+    int moe_intermediate_size;
+    int norm_topk_prob;
+    int decoder_sparse_step;
+    unsigned char *mlp_only;  /* n_layers flags: layer uses the dense MLP */
+    int bos_id, eos_id;       /* -1 when absent */
+    char dtype[16];           /* torch_dtype / dtype as written */
+    /* generation_config.json */
+    struct {
+        float temperature, top_p, min_p;
+        int top_k, do_sample;
+        int eos_ids[QW_MAX_EOS];
+        int n_eos;
+    } gen;
+} qw_config;
+
+/* Reads dir/config.json and dir/generation_config.json (optional). */
+int qw_config_load(const char *dir, qw_config *c, char *err, size_t errlen);
+void qw_config_free(qw_config *c);
+
+/* Is layer i a mixture-of-experts layer? */
+int qw_config_layer_is_moe(const qw_config *c, int layer);
+
+#endif

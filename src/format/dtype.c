@@ -1,0 +1,46 @@
+#include "format/dtype.h"
+
+#include <math.h>
+
+static const struct {
+    qw_dtype t;
+    const char *st_name, *name;
+    size_t size;
+} dtypes[] = {
+    {QW_DT_F32, "F32", "f32", 4},   {QW_DT_F16, "F16", "f16", 2},
+    {QW_DT_BF16, "BF16", "bf16", 2}, {QW_DT_F64, "F64", "f64", 8},
+    {QW_DT_I64, "I64", "i64", 8},   {QW_DT_I32, "I32", "i32", 4},
+    {QW_DT_I16, "I16", "i16", 2},   {QW_DT_I8, "I8", "i8", 1},
+    {QW_DT_U8, "U8", "u8", 1},      {QW_DT_U16, "U16", "u16", 2},
+    {QW_DT_U32, "U32", "u32", 4},   {QW_DT_U64, "U64", "u64", 8},
+    {QW_DT_BOOL, "BOOL", "bool", 1}, {QW_DT_F8_E4M3, "F8_E4M3", "f8_e4m3", 1},
+    {QW_DT_F8_E5M2, "F8_E5M2", "f8_e5m2", 1},
+};
+#define N_DTYPES (sizeof dtypes / sizeof dtypes[0])
+
+size_t qw_dtype_size(qw_dtype t) {
+    for (size_t i = 0; i < N_DTYPES; i++)
+        if (dtypes[i].t == t) return dtypes[i].size;
+    return 0;
+}
+
+const char *qw_dtype_name(qw_dtype t) {
+    for (size_t i = 0; i < N_DTYPES; i++)
+        if (dtypes[i].t == t) return dtypes[i].name;
+    return "unknown";
+}
+
+qw_dtype qw_dtype_from_safetensors(const char *s) {
+    for (size_t i = 0; i < N_DTYPES; i++)
+        if (!strcmp(dtypes[i].st_name, s)) return dtypes[i].t;
+    return QW_DT_UNKNOWN;
+}
+
+float qw_f16_to_f32(uint16_t h) {
+    int sign = h >> 15, exp = (h >> 10) & 31, mant = h & 1023;
+    float v;
+    if (exp == 0) v = ldexpf((float)mant, -24);
+    else if (exp == 31) v = mant ? NAN : INFINITY;
+    else v = ldexpf((float)(mant | 1024), exp - 25);
+    return sign ? -v : v;
+}

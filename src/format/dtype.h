@@ -1,0 +1,30 @@
+/* Element types of stored tensors. */
+#ifndef QW_FORMAT_DTYPE_H
+#define QW_FORMAT_DTYPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef enum {
+    QW_DT_UNKNOWN = 0,
+    QW_DT_F32, QW_DT_F16, QW_DT_BF16,
+    /* valid in safetensors, not usable as weights */
+    QW_DT_F64, QW_DT_I64, QW_DT_I32, QW_DT_I16, QW_DT_I8, QW_DT_U8, QW_DT_U16, QW_DT_U32,
+    QW_DT_U64, QW_DT_BOOL, QW_DT_F8_E4M3, QW_DT_F8_E5M2,
+} qw_dtype;
+
+size_t qw_dtype_size(qw_dtype t);
+const char *qw_dtype_name(qw_dtype t);          /* "bf16" */
+qw_dtype qw_dtype_from_safetensors(const char *s); /* "BF16" -> QW_DT_BF16 */
+
+static inline float qw_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float qw_f16_to_f32(uint16_t h);
+
+#endif

@@ -1,0 +1,253 @@
+#include "format/safetensors.h"
+#include "base/err.h"
+#include "base/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Headers of real checkpoints are a few MB at most (18,000+ tensors for the
+ * largest MoE models fit in well under this). */
+#define ST_MAX_HEADER (512u << 20)
+
+static int add_tensor(qw_checkpoint *ck, qw_st_tensor *t, char *err, size_t errlen) {
+    if ((ck->n_tensors & (ck->n_tensors - 1)) == 0) {  /* grow at powers of two */
+        size_t cap = ck->n_tensors ? 2 * (size_t)ck->n_tensors : 64;
+        qw_st_tensor *nt = realloc(ck->tensors, cap * sizeof *nt);
+        if (!nt) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+        ck->tensors = nt;
+    }
+    ck->tensors[ck->n_tensors++] = *t;
+    return 0;
+}
+
+/* Parses {"dtype": "BF16", "shape": [...], "data_offsets": [b, e]} of one tensor. */
+static int parse_entry(const char *path, const char *name, json_t *v, uint64_t data_size,
+                       qw_st_tensor *t, uint64_t *begin, char *err, size_t errlen) {
+    json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"),
+           *jo = json_object_get(v, "data_offsets");
+    if (!json_is_object(v) || !json_is_string(jd) || !json_is_array(js) || !json_is_array(jo) ||
+        json_array_size(jo) != 2)
+        return qw_errf(err, errlen, QWENC_EFORMAT,
+                       "%s: tensor '%s': header entry needs dtype, shape and data_offsets", path, name);
+    t->dtype = qw_dtype_from_safetensors(json_string_value(jd));
+    if (t->dtype == QW_DT_UNKNOWN)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s': unknown dtype '%s'", path, name,
+                       json_string_value(jd));
+    size_t rank = json_array_size(js);
+    if (rank > QW_MAX_RANK)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s': rank %zu is more than %d", path,
+                       name, rank, QW_MAX_RANK);
+    t->rank = (int)rank;
+    uint64_t count = 1;
+    for (size_t i = 0; i < rank; i++) {
+        json_t *d = json_array_get(js, i);
+        if (!json_is_integer(d) || json_integer_value(d) < 0)
+            return qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s': bad shape", path, name);
+        uint64_t dim = (uint64_t)json_integer_value(d);
+        t->shape[i] = (int64_t)dim;
+        if (dim && count > UINT64_MAX / dim)
+            return qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s': shape overflows", path, name);
+        count *= dim;
+    }
+    json_t *jb = json_array_get(jo, 0), *je = json_array_get(jo, 1);
+    if (!json_is_integer(jb) || !json_is_integer(je) || json_integer_value(jb) < 0 ||
+        json_integer_value(je) < json_integer_value(jb))
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s': bad data_offsets", path, name);
+    uint64_t b = (uint64_t)json_integer_value(jb), e = (uint64_t)json_integer_value(je);
+    size_t esize = qw_dtype_size(t->dtype);
+    if (count > UINT64_MAX / esize || count * esize != e - b)
+        return qw_errf(err, errlen, QWENC_EFORMAT,
+                       "%s: tensor '%s': data_offsets [%llu, %llu] do not match shape and dtype", path,
+                       name, (unsigned long long)b, (unsigned long long)e);
+    if (e > data_size)
+        return qw_errf(err, errlen, QWENC_EFORMAT,
+                       "%s: tensor '%s': data ends at %llu, past the end of the file (%llu data bytes)",
+                       path, name, (unsigned long long)e, (unsigned long long)data_size);
+    t->nbytes = (size_t)(e - b);
+    *begin = b;
+    return 0;
+}
+
+static int cmp_offset(const void *a, const void *b) {
+    const qw_st_tensor *x = a, *y = b;
+    const char *px = x->data, *py = y->data;
+    return px < py ? -1 : px > py;
+}
+
+int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path, char *err,
+                         size_t errlen) {
+    const qw_mapped_file *f = &ck->files[file_index];
+    if (f->size < 8)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: truncated: %zu bytes, no header", path, f->size);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->data[i];
+    if (hlen > f->size - 8 || hlen > ST_MAX_HEADER)
+        return qw_errf(err, errlen, QWENC_EFORMAT,
+                       "%s: header length %llu is larger than the file (%zu bytes)", path,
+                       (unsigned long long)hlen, f->size);
+    json_error_t je;
+    json_t *root = json_loadb((const char *)f->data + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: invalid JSON header: %s", path, je.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: header is not a JSON object", path);
+    }
+    const unsigned char *data = f->data + 8 + hlen;
+    uint64_t data_size = f->size - 8 - hlen;
+    int first = ck->n_tensors, rc = 0;
+    const char *name;
+    json_t *v;
+    json_object_foreach(root, name, v) {
+        if (!strcmp(name, "__metadata__")) continue;
+        qw_st_tensor t = {0};
+        uint64_t begin = 0;
+        if ((rc = parse_entry(path, name, v, data_size, &t, &begin, err, errlen))) break;
+        t.data = data + begin;
+        t.file_index = file_index;
+        if (!(t.name = strdup(name))) {
+            rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+            break;
+        }
+        if ((rc = add_tensor(ck, &t, err, errlen))) {
+            free(t.name);
+            break;
+        }
+    }
+    json_decref(root);
+    if (rc) return rc;
+    /* No two tensors of this file may share bytes. */
+    int n = ck->n_tensors - first;
+    qw_st_tensor *sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
+    if (!sorted) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    memcpy(sorted, ck->tensors + first, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_offset);
+    for (int i = 1; i < n && !rc; i++) {
+        const char *prev_end = (const char *)sorted[i - 1].data + sorted[i - 1].nbytes;
+        if ((const char *)sorted[i].data < prev_end)
+            rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensors '%s' and '%s' overlap", path,
+                         sorted[i - 1].name, sorted[i].name);
+    }
+    free(sorted);
+    return rc;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(((const qw_st_tensor *)a)->name, ((const qw_st_tensor *)b)->name);
+}
+
+/* Sorts tensors by name (for binary search; a 235B MoE has 18,000+) and
+ * rejects a name present twice, within or across shards. */
+static int index_tensors(qw_checkpoint *ck, const char *dir, char *err, size_t errlen) {
+    qsort(ck->tensors, (size_t)ck->n_tensors, sizeof *ck->tensors, cmp_name);
+    for (int i = 1; i < ck->n_tensors; i++)
+        if (!strcmp(ck->tensors[i - 1].name, ck->tensors[i].name))
+            return qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s' appears in %s and %s", dir,
+                           ck->tensors[i].name, ck->file_names[ck->tensors[i - 1].file_index],
+                           ck->file_names[ck->tensors[i].file_index]);
+    return 0;
+}
+
+const qw_st_tensor *qw_checkpoint_find(const qw_checkpoint *ck, const char *name) {
+    qw_st_tensor key = {.name = (char *)name};
+    return bsearch(&key, ck->tensors, (size_t)ck->n_tensors, sizeof key, cmp_name);
+}
+
+static int open_file(qw_checkpoint *ck, const char *dir, const char *fname, char *err, size_t errlen) {
+    if (strchr(fname, '/') || !strcmp(fname, "..") || !*fname)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: shard name '%s' is not a plain file name", dir,
+                       fname);
+    for (int i = 0; i < ck->n_files; i++)
+        if (!strcmp(ck->file_names[i], fname)) return i;
+    qw_mapped_file *nf = realloc(ck->files, (size_t)(ck->n_files + 1) * sizeof *nf);
+    if (!nf) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    ck->files = nf;
+    char **nn = realloc(ck->file_names, (size_t)(ck->n_files + 1) * sizeof *nn);
+    if (!nn) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    ck->file_names = nn;
+    char *path = qw_path_join(dir, fname);
+    if (!path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    int rc = qw_file_map(path, &ck->files[ck->n_files], err, errlen);
+    if (rc) {
+        free(path);
+        return rc;
+    }
+    ck->file_names[ck->n_files] = strdup(fname);
+    int idx = ck->n_files++;
+    rc = ck->file_names[idx] ? qw_safetensors_parse(ck, idx, path, err, errlen)
+                             : qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    free(path);
+    return rc ? rc : idx;
+}
+
+/* model.safetensors.index.json: {"weight_map": {tensor: file}}. Every listed
+ * tensor must be in the file the index names. */
+static int open_sharded(qw_checkpoint *ck, const char *dir, const char *index_path, char *err,
+                        size_t errlen) {
+    json_t *root;
+    int rc = qw_json_load_file(index_path, &root, err, errlen);
+    if (rc) return rc;
+    json_t *map = json_object_get(root, "weight_map");
+    if (!json_is_object(map) || json_object_size(map) == 0) {
+        json_decref(root);
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: no weight_map object", index_path);
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(map, name, v) {
+        if (!json_is_string(v)) {
+            rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: weight_map['%s'] is not a file name",
+                         index_path, name);
+            break;
+        }
+        int idx = open_file(ck, dir, json_string_value(v), err, errlen);
+        if (idx < 0) {
+            rc = idx;
+            break;
+        }
+    }
+    if (!rc) rc = index_tensors(ck, dir, err, errlen);
+    json_object_foreach(map, name, v) {
+        if (rc) break;
+        const qw_st_tensor *t = qw_checkpoint_find(ck, name);
+        if (!t || strcmp(ck->file_names[t->file_index], json_string_value(v))) {
+            rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s' is not in %s as the index says",
+                         index_path, name, json_string_value(v));
+            break;
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
+int qw_checkpoint_open(const char *dir, qw_checkpoint *ck, char *err, size_t errlen) {
+    memset(ck, 0, sizeof *ck);
+    char *index = qw_path_join(dir, "model.safetensors.index.json");
+    char *single = qw_path_join(dir, "model.safetensors");
+    int rc;
+    if (!index || !single) rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    else if (qw_file_exists(index)) rc = open_sharded(ck, dir, index, err, errlen);
+    else if (qw_file_exists(single)) {
+        rc = open_file(ck, dir, "model.safetensors", err, errlen);
+        if (rc >= 0) rc = index_tensors(ck, dir, err, errlen);
+    }
+    else
+        rc = qw_errf(err, errlen, QWENC_EIO,
+                     "%s: no model.safetensors or model.safetensors.index.json", dir);
+    free(index);
+    free(single);
+    if (rc) qw_checkpoint_close(ck);
+    return rc;
+}
+
+void qw_checkpoint_close(qw_checkpoint *ck) {
+    for (int i = 0; i < ck->n_tensors; i++) free(ck->tensors[i].name);
+    for (int i = 0; i < ck->n_files; i++) {
+        qw_file_unmap(&ck->files[i]);
+        free(ck->file_names[i]);
+    }
+    free(ck->tensors);
+    free(ck->files);
+    free(ck->file_names);
+    memset(ck, 0, sizeof *ck);
+}

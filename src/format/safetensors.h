@@ -1,0 +1,45 @@
+/* safetensors: an 8-byte little-endian header length, a JSON header mapping
+ * tensor names to {dtype, shape, data_offsets}, then the raw bytes. Files are
+ * mmapped and tensors point into the mapping; nothing is copied. */
+#ifndef QW_FORMAT_SAFETENSORS_H
+#define QW_FORMAT_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/file.h"
+#include "format/dtype.h"
+
+#define QW_MAX_RANK 4
+
+typedef struct {
+    char *name;
+    qw_dtype dtype;
+    int rank;
+    int64_t shape[QW_MAX_RANK];
+    const void *data;   /* inside the mapping */
+    size_t nbytes;
+    int file_index;     /* which shard */
+} qw_st_tensor;
+
+/* A checkpoint: one or more safetensors files, tensors from all of them. */
+typedef struct {
+    qw_mapped_file *files;
+    char **file_names;
+    int n_files;
+    qw_st_tensor *tensors;
+    int n_tensors;
+} qw_checkpoint;
+
+/* Opens dir/model.safetensors, or the shards listed in
+ * dir/model.safetensors.index.json. */
+int qw_checkpoint_open(const char *dir, qw_checkpoint *ck, char *err, size_t errlen);
+void qw_checkpoint_close(qw_checkpoint *ck);
+
+/* Parses one mapped file and appends its tensors (exposed for tests/fuzzing). */
+int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path,
+                         char *err, size_t errlen);
+
+const qw_st_tensor *qw_checkpoint_find(const qw_checkpoint *ck, const char *name);
+
+#endif

@@ -1,0 +1,61 @@
+/* The kernel interface the model code calls. A backend is a table of
+ * functions; the CPU one lives in kernels/cpu/, a CUDA one can sit beside it
+ * without the model code changing. Activations are float32, row-major
+ * [n_tok][dim]; weights stay in their stored type. */
+#ifndef QW_KERNELS_BACKEND_H
+#define QW_KERNELS_BACKEND_H
+
+#include <stdint.h>
+
+#include "base/threadpool.h"
+#include "format/dtype.h"
+
+/* A weight matrix [rows][cols] (rows = output features), row-major, in place. */
+typedef struct {
+    const void *data;
+    qw_dtype dtype;
+    int64_t rows, cols;
+} qw_mat;
+
+/* A weight vector (norm gains, biases); data NULL means absent. */
+typedef struct {
+    const void *data;
+    qw_dtype dtype;
+    int64_t n;
+} qw_vec;
+
+typedef struct {
+    const float *q;         /* [n_tok][n_heads * head_dim], already rotated */
+    const float *k_cache;   /* [n_ctx][n_kv_heads * head_dim]; positions 0..n_past+n_tok-1 filled */
+    const float *v_cache;
+    float *out;             /* [n_tok][n_heads * head_dim] */
+    int n_tok, n_past;      /* token t sits at position n_past + t */
+    int n_heads, n_kv_heads, head_dim;
+    int window;             /* 0: full causal attention; else attend to the last `window` positions */
+    float scale;
+} qw_attn_args;
+
+typedef struct qw_backend {
+    const char *name;
+    /* y[t][r] = sum_c w[r][c] * x[t][c], for t < n_tok, r < w->rows. */
+    void (*matmul)(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok);
+    /* y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * gain, rows of dim (y may be x). */
+    void (*rmsnorm)(float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps);
+    /* y[t] += bias for n_rows rows of bias->n. */
+    void (*add_bias)(float *y, const qw_vec *bias, int n_rows);
+    /* Rotate-half RoPE in place on x[n_tok][n_heads][head_dim]; pos[t] is
+     * token t's position; inv_freq has head_dim/2 entries. */
+    void (*rope)(float *x, int n_tok, int n_heads, int head_dim, const int *pos, const float *inv_freq);
+    void (*attention)(qw_pool *pool, const qw_attn_args *a);
+    /* gate[i] = silu(gate[i]) * up[i]. */
+    void (*swiglu)(float *gate, const float *up, int64_t n);
+    /* out[i] = row ids[i] of emb as float32. */
+    void (*embed)(const qw_mat *emb, const int32_t *ids, int n, float *out);
+} qw_backend;
+
+const qw_backend *qw_backend_cpu(void);
+
+/* Element i of a weight vector as float32. */
+float qw_vec_get(const qw_vec *v, int64_t i);
+
+#endif

@@ -1,0 +1,149 @@
+/* The CPU backend: portable C written so the compiler vectorizes the inner
+ * loops, split across the thread pool by output rows (so every output
+ * element is computed the same way whatever the thread count). */
+#include "kernels/backend.h"
+#include "kernels/cpu/ref.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROW_BLOCK 4  /* rows converted to float32 together, reused across tokens */
+
+static float dot_f32(const float *a, const float *b, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void row_to_f32(const qw_mat *w, int64_t row, float *out) {
+    if (w->dtype == QW_DT_BF16) {
+        const uint16_t *src = (const uint16_t *)w->data + row * w->cols;
+        for (int64_t c = 0; c < w->cols; c++) {
+            uint32_t u = (uint32_t)src[c] << 16;
+            memcpy(&out[c], &u, 4);
+        }
+    } else {
+        ref_row_to_f32(w, row, out);
+    }
+}
+
+typedef struct {
+    const qw_mat *w;
+    const float *x;
+    float *y;
+    int n_tok;
+    int64_t rows_per_task;
+    float *scratch;  /* per thread: ROW_BLOCK * cols floats */
+} matmul_job;
+
+static void matmul_task(void *ctx, int task, int thread) {
+    const matmul_job *j = ctx;
+    const qw_mat *w = j->w;
+    int64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task;
+    if (r1 > w->rows) r1 = w->rows;
+    float *buf = j->scratch + (int64_t)thread * ROW_BLOCK * w->cols;
+    for (int64_t r = r0; r < r1; r += ROW_BLOCK) {
+        int nb = r1 - r < ROW_BLOCK ? (int)(r1 - r) : ROW_BLOCK;
+        const float *rows[ROW_BLOCK];
+        for (int b = 0; b < nb; b++) {
+            if (w->dtype == QW_DT_F32) {
+                rows[b] = (const float *)w->data + (r + b) * w->cols;
+            } else {
+                row_to_f32(w, r + b, buf + b * w->cols);
+                rows[b] = buf + b * w->cols;
+            }
+        }
+        for (int t = 0; t < j->n_tok; t++) {
+            const float *xt = j->x + (int64_t)t * w->cols;
+            float *yt = j->y + (int64_t)t * w->rows;
+            for (int b = 0; b < nb; b++) yt[r + b] = dot_f32(rows[b], xt, w->cols);
+        }
+    }
+}
+
+static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok) {
+    int nt = qw_pool_size(pool);
+    /* Enough tasks to balance, few enough that each streams a long run of rows. */
+    int64_t n_tasks = nt == 1 ? 1 : 4 * nt;
+    int64_t per = (w->rows + n_tasks - 1) / n_tasks;
+    per = (per + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
+    n_tasks = (w->rows + per - 1) / per;
+    matmul_job j = {w, x, y, n_tok, per, NULL};
+    if (w->dtype != QW_DT_F32) {
+        j.scratch = malloc((size_t)nt * ROW_BLOCK * (size_t)w->cols * sizeof(float));
+        if (!j.scratch) {
+            ref_matmul(pool, w, x, y, n_tok);  /* slower but needs one row */
+            return;
+        }
+    }
+    qw_pool_run(pool, matmul_task, &j, (int)n_tasks);
+    free(j.scratch);
+}
+
+typedef struct {
+    const qw_attn_args *a;
+    float *scratch;  /* per thread: n_past + n_tok scores */
+} attn_job;
+
+static void attention_task(void *ctx, int task, int thread) {
+    const attn_job *j = ctx;
+    const qw_attn_args *a = j->a;
+    int t = task / a->n_heads, h = task % a->n_heads;
+    int kv_dim = a->n_kv_heads * a->head_dim, hd = a->head_dim;
+    int kvh = h / (a->n_heads / a->n_kv_heads);
+    int pos = a->n_past + t;
+    int first = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;
+    const float *q = a->q + ((int64_t)t * a->n_heads + h) * hd;
+    float *p = j->scratch + (int64_t)thread * (a->n_past + a->n_tok);
+    float mx = -INFINITY;
+    for (int i = first; i <= pos; i++) {
+        p[i] = dot_f32(q, a->k_cache + (int64_t)i * kv_dim + kvh * hd, hd) * a->scale;
+        if (p[i] > mx) mx = p[i];
+    }
+    float sum = 0;
+    for (int i = first; i <= pos; i++) sum += (p[i] = expf(p[i] - mx));
+    float *o = a->out + ((int64_t)t * a->n_heads + h) * hd;
+    memset(o, 0, (size_t)hd * sizeof *o);
+    for (int i = first; i <= pos; i++) {
+        const float *v = a->v_cache + (int64_t)i * kv_dim + kvh * hd;
+        float w = p[i] / sum;
+        for (int d = 0; d < hd; d++) o[d] += w * v[d];
+    }
+}
+
+static void cpu_attention(qw_pool *pool, const qw_attn_args *a) {
+    attn_job j = {a, malloc((size_t)qw_pool_size(pool) * (size_t)(a->n_past + a->n_tok) * sizeof(float))};
+    if (!j.scratch) {
+        ref_attention(pool, a);
+        return;
+    }
+    qw_pool_run(pool, attention_task, &j, a->n_tok * a->n_heads);
+    free(j.scratch);
+}
+
+static void cpu_rmsnorm(float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps) {
+    for (int t = 0; t < n_rows; t++) {
+        const float *xt = x + (int64_t)t * dim;
+        float *yt = y + (int64_t)t * dim;
+        float inv = 1.0f / sqrtf(dot_f32(xt, xt, dim) / (float)dim + eps);
+        for (int i = 0; i < dim; i++) yt[i] = qw_vec_get(gain, i) * (xt[i] * inv);
+    }
+}
+
+static const qw_backend cpu_backend = {
+    .name = "cpu",
+    .matmul = cpu_matmul,
+    .rmsnorm = cpu_rmsnorm,
+    .add_bias = ref_add_bias,
+    .rope = ref_rope,
+    .attention = cpu_attention,
+    .swiglu = ref_swiglu,
+    .embed = ref_embed,
+};
+
+const qw_backend *qw_backend_cpu(void) { return &cpu_backend; }

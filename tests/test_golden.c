@@ -1,0 +1,201 @@
+/* The forward pass against transformers' goldens: logits, logsumexp, top-1,
+ * greedy continuations, incremental decoding and thread-count invariance. */
+#include "check.h"
+#include "qwenc.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+static char path_buf[4096];
+static const char *path2(const char *a, const char *b) {
+    snprintf(path_buf, sizeof path_buf, "%s/%s", a, b);
+    return path_buf;
+}
+
+static qwenc_model *open_model(const char *dir, int threads) {
+    char err[512];
+    qwenc_model_params p;
+    qwenc_model_params_init(&p);
+    p.n_threads = threads;
+    qwenc_model *m = NULL;
+    int rc = qwenc_model_open(dir, &p, &m, err, sizeof err);
+    CHECK(rc == 0, "open %s: %s", dir, err);
+    return m;
+}
+
+static int *json_ints(json_t *a, int *n) {
+    *n = (int)json_array_size(a);
+    int *v = malloc((size_t)(*n ? *n : 1) * sizeof *v);
+    for (int i = 0; i < *n; i++) v[i] = (int)json_integer_value(json_array_get(a, (size_t)i));
+    return v;
+}
+
+static float *eval_all(qwenc_model *m, const int32_t *ids, int n, int vocab) {
+    char err[512];
+    qwenc_session *s;
+    float *lg = malloc((size_t)n * vocab * sizeof *lg);
+    int rc = qwenc_session_new(m, 0, &s, err, sizeof err);
+    if (!rc) rc = qwenc_session_eval(s, ids, n, lg, err, sizeof err);
+    CHECK(rc == 0, "eval: %s", err);
+    qwenc_session_free(s);
+    return lg;
+}
+
+static int argmax(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
+    return b;
+}
+
+static double logsumexp(const float *x, int n) {
+    double mx = x[argmax(x, n)], s = 0;
+    for (int i = 0; i < n; i++) s += exp((double)x[i] - mx);
+    return mx + log(s);
+}
+
+/* Greedy decoding step by step, fed the golden tokens (teacher forcing) so
+ * every step is compared; a step whose golden top1-top2 margin is <= 1e-3 is
+ * a near tie where either token is right, so it is not compared. Stops after
+ * eos. */
+static void check_greedy(qwenc_model *m, const char *what, const int32_t *ids, int n, json_t *greedy,
+                         json_t *margins, int eos) {
+    char err[512];
+    qwenc_model_info in;
+    qwenc_model_get_info(m, &in);
+    qwenc_session *s;
+    int rc = qwenc_session_new(m, 0, &s, err, sizeof err);
+    if (!rc) rc = qwenc_session_eval(s, ids, n, NULL, err, sizeof err);
+    CHECK(rc == 0, "%s: %s", what, err);
+    if (rc) return;
+    int steps = (int)json_array_size(greedy), compared = 0, bad = 0;
+    for (int i = 0; i < steps && !rc; i++) {
+        int32_t got = argmax(qwenc_session_logits(s), in.vocab_size);
+        int32_t want = (int32_t)json_integer_value(json_array_get(greedy, (size_t)i));
+        double margin = json_number_value(json_array_get(margins, (size_t)i));
+        if (margin > 1e-3) {
+            compared++;
+            if (got != want && bad++ < 3)
+                fprintf(stderr, "%s: greedy step %d: got %d, golden %d (margin %.4f)\n", what, i, got, want, margin);
+        }
+        if (want == eos) break;
+        rc = qwenc_session_eval(s, &want, 1, NULL, err, sizeof err);
+    }
+    CHECK(rc == 0, "%s: %s", what, err);
+    CHECK(bad == 0, "%s: %d of %d greedy steps differ from the golden", what, bad, compared);
+    CHECK(compared > 0, "%s: no greedy step compared", what);
+    qwenc_session_free(s);
+}
+
+/* Token-by-token evaluation must give the logits of the batched pass. */
+static void check_incremental(qwenc_model *m, const char *what, const int32_t *ids, int n, const float *full,
+                              int vocab) {
+    char err[512];
+    qwenc_session *s;
+    int rc = qwenc_session_new(m, 0, &s, err, sizeof err);
+    double worst = 0;
+    for (int t = 0; !rc && t < n; t++) {
+        rc = qwenc_session_eval(s, ids + t, 1, NULL, err, sizeof err);
+        const float *lg = qwenc_session_logits(s);
+        for (int v = 0; !rc && v < vocab; v++) worst = fmax(worst, fabs(lg[v] - full[(int64_t)t * vocab + v]));
+    }
+    CHECK(rc == 0, "%s: %s", what, err);
+    CHECK(worst <= 1e-4, "%s: incremental vs batched max diff %g", what, worst);
+    qwenc_session_free(s);
+}
+
+static void check_fixture(const char *data, const char *name) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models/%s", data, name);
+    json_error_t je;
+    json_t *g = json_load_file(path2(dir, "golden.json"), 0, &je);
+    CHECK(g != NULL, "%s: %s", name, je.text);
+    qwenc_model *m = open_model(dir, 1), *m2 = open_model(dir, 2);
+    if (!g || !m || !m2) return;
+    qwenc_model_info in;
+    qwenc_model_get_info(m, &in);
+    int vocab = in.vocab_size;
+    size_t pi;
+    json_t *p;
+    json_array_foreach(json_object_get(g, "prompts"), pi, p) {
+        char what[128];
+        snprintf(what, sizeof what, "%s prompt %zu", name, pi);
+        int n;
+        int *ids_i = json_ints(json_object_get(p, "ids"), &n);
+        int32_t *ids = malloc((size_t)n * sizeof *ids);
+        for (int i = 0; i < n; i++) ids[i] = ids_i[i];
+        float *lg = eval_all(m, ids, n, vocab);
+        double worst = 0, worst_lse = 0;
+        int top1_bad = 0;
+        for (int t = 0; t < n; t++) {
+            const float *row = lg + (int64_t)t * vocab;
+            json_t *tids = json_array_get(json_object_get(p, "top_ids"), (size_t)t);
+            json_t *tlog = json_array_get(json_object_get(p, "top_logits"), (size_t)t);
+            for (size_t j = 0; j < json_array_size(tids); j++) {
+                int id = (int)json_integer_value(json_array_get(tids, j));
+                worst = fmax(worst, fabs(row[id] - json_number_value(json_array_get(tlog, j))));
+            }
+            top1_bad += argmax(row, vocab) != json_integer_value(json_array_get(tids, 0));
+            double lse = json_number_value(json_array_get(json_object_get(p, "logsumexp"), (size_t)t));
+            worst_lse = fmax(worst_lse, fabs(logsumexp(row, vocab) - lse));
+        }
+        CHECK(worst <= 1e-3, "%s: top-8 logits max diff %g", what, worst);
+        CHECK(worst_lse <= 1e-3, "%s: logsumexp max diff %g", what, worst_lse);
+        CHECK(top1_bad == 0, "%s: top-1 differs at %d positions", what, top1_bad);
+        /* the full last-position logits */
+        FILE *f = fopen(path2(dir, json_string_value(json_object_get(p, "last_logits_file"))), "rb");
+        float *last = malloc((size_t)vocab * sizeof *last);
+        CHECK(f && fread(last, sizeof *last, (size_t)vocab, f) == (size_t)vocab, "%s: read last logits", what);
+        if (f) fclose(f);
+        double wl = 0;
+        for (int v = 0; v < vocab; v++) wl = fmax(wl, fabs(last[v] - lg[(int64_t)(n - 1) * vocab + v]));
+        CHECK(wl <= 1e-3, "%s: last-position logits max diff %g", what, wl);
+        /* two threads: bit-identical */
+        float *lg2 = eval_all(m2, ids, n, vocab);
+        CHECK(memcmp(lg, lg2, (size_t)n * vocab * sizeof *lg) == 0, "%s: 1 and 2 threads differ", what);
+        check_incremental(m, what, ids, n, lg, vocab);
+        check_greedy(m, what, ids, n, json_object_get(p, "greedy"), json_object_get(p, "greedy_margins"), -1);
+        free(lg); free(lg2); free(last); free(ids); free(ids_i);
+    }
+    qwenc_model_free(m);
+    qwenc_model_free(m2);
+    json_decref(g);
+}
+
+static void check_demo(const char *root) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models/qwenc-demo", root);
+    json_error_t je;
+    json_t *g = json_load_file(path2(dir, "golden.json"), 0, &je);
+    CHECK(g != NULL, "demo golden: %s", je.text);
+    qwenc_model *m = open_model(dir, 2);
+    if (!g || !m) return;
+    qwenc_gen_defaults d;
+    qwenc_model_gen_defaults(m, &d);
+    CHECK(d.n_eos >= 1 && d.eos_ids[0] == 16002, "demo eos from generation_config: %d", d.eos_ids[0]);
+    size_t pi;
+    json_t *p;
+    json_array_foreach(json_object_get(g, "prompts"), pi, p) {
+        int n;
+        int *ids_i = json_ints(json_object_get(p, "ids"), &n);
+        int32_t *ids = malloc((size_t)n * sizeof *ids);
+        for (int i = 0; i < n; i++) ids[i] = ids_i[i];
+        char what[128];
+        snprintf(what, sizeof what, "demo %s", json_string_value(json_object_get(p, "name")));
+        check_greedy(m, what, ids, n, json_object_get(p, "greedy"), json_object_get(p, "greedy_margins"),
+                     d.eos_ids[0]);
+        free(ids);
+        free(ids_i);
+    }
+    qwenc_model_free(m);
+    json_decref(g);
+}
+
+int main(void) {
+    const char *data = check_env("QWENC_TEST_DATA");
+    check_fixture(data, "qwen3-tiny");
+    check_fixture(data, "qwen2-tiny");
+    check_fixture(data, "qwen3-moe-tiny");
+    check_demo(check_env("QWENC_ROOT"));
+    return check_summary();
+}
