@@ -1,0 +1,198 @@
+/* Bad input to the CLI: every case must print one line naming the file and
+ * the problem, and exit with status 2 (never crash). Corrupt model
+ * directories are written into a temporary directory from the qwen3-tiny
+ * fixture. */
+#include "check.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *bin, *fixture;
+static char tmp[256];
+
+static char *slurp(const char *path, size_t *n) {
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)sz + 1);
+    *n = fread(b, 1, (size_t)sz, f);
+    b[*n] = 0;
+    fclose(f);
+    return b;
+}
+
+static void spit(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n) { perror(path); exit(2); }
+    fclose(f);
+}
+
+/* A fresh copy of the fixture as tmp/name; returns its path. */
+static const char *model_copy(const char *name) {
+    static char dir[512];
+    char src[512], dst[600];
+    snprintf(dir, sizeof dir, "%s/%s", tmp, name);
+    mkdir(dir, 0755);
+    const char *files[] = {"config.json", "generation_config.json", "model.safetensors"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = 0;
+        snprintf(src, sizeof src, "%s/%s", fixture, files[i]);
+        snprintf(dst, sizeof dst, "%s/%s", dir, files[i]);
+        char *b = slurp(src, &n);
+        spit(dst, b, n);
+        free(b);
+    }
+    return dir;
+}
+
+/* Replaces the first occurrence of `from` with `to` (same length or not) in a file. */
+static void edit(const char *dir, const char *file, const char *from, const char *to) {
+    char path[600];
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    char *b = slurp(path, &n);
+    char *at = memmem(b, n, from, strlen(from));
+    if (!at) { fprintf(stderr, "edit: '%s' not in %s\n", from, path); exit(2); }
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, (size_t)(at - b), f);
+    fwrite(to, 1, strlen(to), f);
+    fwrite(at + strlen(from), 1, n - (size_t)(at - b) - strlen(from), f);
+    fclose(f);
+    free(b);
+}
+
+/* Runs `qwenc args`, returns the exit status and the stderr text. */
+static int run(const char *args, char *errbuf, size_t errlen) {
+    char cmd[2048], errfile[300];
+    snprintf(errfile, sizeof errfile, "%s/stderr.txt", tmp);
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", bin, args, errfile);
+    int st = system(cmd);
+    size_t n = 0;
+    char *e = slurp(errfile, &n);
+    snprintf(errbuf, errlen, "%s", e ? e : "");
+    free(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Expects exit 2, one line on stderr, containing every needle. */
+static void expect_bad(const char *what, const char *args, const char *needle1, const char *needle2) {
+    char e[4096];
+    int st = run(args, e, sizeof e);
+    CHECK(st == 2, "%s: exit %d (stderr: %s)", what, st, e);
+    CHECK(strchr(e, '\n') == e + strlen(e) - 1, "%s: not exactly one line: %s", what, e);
+    CHECK(strstr(e, needle1) != NULL, "%s: '%s' not in: %s", what, needle1, e);
+    if (needle2) CHECK(strstr(e, needle2) != NULL, "%s: '%s' not in: %s", what, needle2, e);
+}
+
+static void info_of(const char *dir, const char *what, const char *n1, const char *n2) {
+    char args[700];
+    snprintf(args, sizeof args, "info -m %s", dir);
+    expect_bad(what, args, n1, n2);
+}
+
+static void test_model_files(void) {
+    char args[1024];
+    snprintf(args, sizeof args, "info -m %s/does-not-exist", tmp);
+    expect_bad("missing dir", args, "does-not-exist", "no such directory");
+
+    const char *d = model_copy("no-config");
+    char p[700];
+    snprintf(p, sizeof p, "%s/config.json", d);
+    unlink(p);
+    info_of(d, "missing config.json", "config.json", "No such file");
+
+    d = model_copy("bad-json");
+    edit(d, "config.json", "\"hidden_size\": 32,", "\"hidden_size\": 32");
+    info_of(d, "invalid config.json", "config.json", "invalid JSON");
+
+    d = model_copy("unknown-arch");
+    edit(d, "config.json", "\"model_type\": \"qwen3\"", "\"model_type\": \"llama\"");
+    info_of(d, "unknown architecture", "unsupported architecture", "llama");
+
+    d = model_copy("wrong-shape");
+    edit(d, "config.json", "\"intermediate_size\": 64", "\"intermediate_size\": 48");
+    info_of(d, "wrong shape", "model.safetensors", "has shape");
+
+    d = model_copy("missing-tensor");
+    edit(d, "model.safetensors", "model.norm.weight", "model.norm.weigxx");
+    info_of(d, "missing tensor", "missing tensor 'model.norm.weight'", NULL);
+
+    d = model_copy("truncated");
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    CHECK(truncate(p, 5000) == 0, "truncate");
+    info_of(d, "truncated safetensors", "model.safetensors", "past the end of the file");
+
+    d = model_copy("tiny-file");
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    spit(p, "abc", 3);
+    info_of(d, "3-byte safetensors", "model.safetensors", "truncated");
+
+    d = model_copy("huge-header");
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    spit(p, "\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10);
+    info_of(d, "header length past the file", "model.safetensors", "header length");
+
+    d = model_copy("garbage-header");
+    edit(d, "model.safetensors", "{\"", "[\"");
+    info_of(d, "corrupt header", "model.safetensors", "invalid JSON header");
+
+    d = model_copy("bad-dtype");
+    edit(d, "model.safetensors", "\"BF16\"", "\"QQ16\"");
+    info_of(d, "unknown dtype", "model.safetensors", "unknown dtype 'QQ16'");
+
+    d = model_copy("int-weights");
+    edit(d, "model.safetensors", "\"BF16\"", "\"I16\" ");
+    info_of(d, "integer weights", "model.safetensors", "dtype i16");
+}
+
+static void test_ids_and_options(void) {
+    char args[1024], out[400];
+    snprintf(out, sizeof out, "%s/logits.bin", tmp);
+    snprintf(args, sizeof args, "logits -m %s --ids 1,2,4096 --out %s", fixture, out);
+    expect_bad("id out of range", args, "token id 4096", "out of range");
+    snprintf(args, sizeof args, "generate -m %s --ids 1,-2 -n 2 --greedy --print-ids", fixture);
+    expect_bad("negative id", args, "--ids", NULL);
+    snprintf(args, sizeof args, "generate -m %s --ids 1,x -n 2", fixture);
+    expect_bad("non-numeric id", args, "--ids", NULL);
+    snprintf(args, sizeof args, "generate -m %s --ids 1 --bogus", fixture);
+    expect_bad("unknown option", args, "unknown option '--bogus'", NULL);
+    snprintf(args, sizeof args, "generate -m %s --ids 1 -c 999999", fixture);
+    expect_bad("context too long", args, "max_position_embeddings", NULL);
+    snprintf(args, sizeof args, "frobnicate");
+    expect_bad("unknown command", args, "unknown command 'frobnicate'", NULL);
+    snprintf(args, sizeof args, "logits -m %s --ids 1,2", fixture);
+    expect_bad("no --out", args, "--out", NULL);
+
+    /* and the good path writes n * vocab floats */
+    char e[1024];
+    snprintf(args, sizeof args, "logits -m %s --ids 1,2,3 --out %s", fixture, out);
+    CHECK(run(args, e, sizeof e) == 0, "logits: %s", e);
+    struct stat st;
+    CHECK(stat(out, &st) == 0 && st.st_size == 3 * 4096 * 4, "logits file size %lld", (long long)st.st_size);
+    const char *cmds[] = {"info", "logits", "generate"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "%s --help", cmds[i]);
+        CHECK(run(args, e, sizeof e) == 0, "%s --help", cmds[i]);
+    }
+}
+
+int main(void) {
+    bin = check_env("QWENC_BIN");
+    static char fx[1024];
+    snprintf(fx, sizeof fx, "%s/models/qwen3-tiny", check_env("QWENC_TEST_DATA"));
+    fixture = fx;
+    snprintf(tmp, sizeof tmp, "/tmp/qwenc-bad-XXXXXX");
+    if (!mkdtemp(tmp)) { perror("mkdtemp"); return 2; }
+    test_model_files();
+    test_ids_and_options();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+    return check_summary();
+}

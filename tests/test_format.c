@@ -1,0 +1,209 @@
+/* safetensors and config.json parsing: hostile files fail cleanly with a
+ * message naming the problem; both config styles load; the MoE layer rules
+ * and routing. */
+#include "check.h"
+#include "format/config.h"
+#include "format/safetensors.h"
+#include "model/moe.h"
+
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmp[256];
+
+static void write_file(const char *dir, const char *name, const void *data, size_t n) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    if (!f || fwrite(data, 1, n, f) != n) { perror(p); exit(2); }
+    fclose(f);
+}
+
+/* A safetensors file: header JSON, then data_bytes zero bytes. */
+static void write_st(const char *dir, const char *name, const char *header, size_t data_bytes) {
+    size_t hl = strlen(header);
+    size_t n = 8 + hl + data_bytes;
+    unsigned char *b = calloc(1, n);
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memcpy(b + 8, header, hl);
+    write_file(dir, name, b, n);
+    free(b);
+}
+
+static const char *fresh_dir(const char *name) {
+    static char d[512];
+    snprintf(d, sizeof d, "%s/%s", tmp, name);
+    mkdir(d, 0755);
+    return d;
+}
+
+/* Opens dir as a checkpoint and expects failure with needle in the message. */
+static void expect_ck_error(const char *what, const char *dir, const char *needle) {
+    qw_checkpoint ck;
+    char err[512] = "";
+    int rc = qw_checkpoint_open(dir, &ck, err, sizeof err);
+    CHECK(rc < 0, "%s: opened a bad checkpoint", what);
+    CHECK(strstr(err, needle) != NULL, "%s: '%s' not in '%s'", what, needle, err);
+    if (rc == 0) qw_checkpoint_close(&ck);
+}
+
+static void test_safetensors(void) {
+    const char *d = fresh_dir("ok");
+    write_st(d, "model.safetensors",
+             "{\"__metadata__\":{\"format\":\"pt\"},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+             "\"a\":{\"dtype\":\"BF16\",\"shape\":[2,2],\"data_offsets\":[0,8]}}", 16);
+    qw_checkpoint ck;
+    char err[512];
+    CHECK(qw_checkpoint_open(d, &ck, err, sizeof err) == 0, "good file: %s", err);
+    CHECK(ck.n_tensors == 2, "two tensors");
+    const qw_st_tensor *a = qw_checkpoint_find(&ck, "a"), *b = qw_checkpoint_find(&ck, "b");
+    CHECK(a && a->dtype == QW_DT_BF16 && a->rank == 2 && a->nbytes == 8, "tensor a");
+    CHECK(b && (const char *)b->data == (const char *)a->data + 8, "tensor b points into the mapping");
+    CHECK(qw_checkpoint_find(&ck, "c") == NULL, "no tensor c");
+    qw_checkpoint_close(&ck);
+
+    d = fresh_dir("overlap");
+    write_st(d, "model.safetensors",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+             "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 16);
+    expect_ck_error("overlapping tensors", d, "overlap");
+
+    d = fresh_dir("mismatch");
+    write_st(d, "model.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 16);
+    expect_ck_error("offsets vs shape", d, "do not match shape");
+
+    d = fresh_dir("overflow");
+    write_st(d, "model.safetensors",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,0]}}", 16);
+    expect_ck_error("shape product overflows", d, "overflows");
+
+    d = fresh_dir("negative");
+    write_st(d, "model.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 16);
+    expect_ck_error("negative dim", d, "bad shape");
+
+    d = fresh_dir("dup");
+    write_st(d, "model.safetensors",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+             "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8);
+    expect_ck_error("duplicate name in one header", d, "invalid JSON header");
+
+    d = fresh_dir("empty");
+    expect_ck_error("no weights", d, "no model.safetensors");
+
+    d = fresh_dir("shards");
+    write_st(d, "s1.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+    write_st(d, "s2.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+    const char *idx = "{\"weight_map\":{\"a\":\"s1.safetensors\",\"b\":\"s2.safetensors\"}}";
+    write_file(d, "model.safetensors.index.json", idx, strlen(idx));
+    expect_ck_error("duplicate name across shards", d, "appears in");
+
+    d = fresh_dir("wrong-shard");
+    write_st(d, "s1.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+    write_st(d, "s2.safetensors", "{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+    idx = "{\"weight_map\":{\"a\":\"s2.safetensors\",\"b\":\"s2.safetensors\"}}";
+    write_file(d, "model.safetensors.index.json", idx, strlen(idx));
+    expect_ck_error("index names the wrong shard", d, "is not in s2.safetensors");
+
+    d = fresh_dir("missing-shard");
+    idx = "{\"weight_map\":{\"a\":\"nope.safetensors\"}}";
+    write_file(d, "model.safetensors.index.json", idx, strlen(idx));
+    expect_ck_error("index names a missing file", d, "nope.safetensors");
+
+    d = fresh_dir("traversal");
+    idx = "{\"weight_map\":{\"a\":\"../ok/model.safetensors\"}}";
+    write_file(d, "model.safetensors.index.json", idx, strlen(idx));
+    expect_ck_error("shard path outside the directory", d, "not a plain file name");
+
+    d = fresh_dir("loop");
+    char link[600];
+    snprintf(link, sizeof link, "%s/model.safetensors", d);
+    CHECK(symlink(link, link) == 0, "symlink");
+    expect_ck_error("symlink loop", d, "model.safetensors");
+}
+
+static const char *hub_cfg =
+    "{\"architectures\":[\"Qwen3MoeForCausalLM\"],\"model_type\":\"qwen3_moe\",\"vocab_size\":100,"
+    "\"hidden_size\":16,\"intermediate_size\":48,\"num_hidden_layers\":4,\"num_attention_heads\":4,"
+    "\"num_key_value_heads\":2,\"head_dim\":8,\"rope_theta\":1000000.0,\"num_experts\":8,"
+    "\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,\"norm_topk_prob\":true,"
+    "\"decoder_sparse_step\":2,\"mlp_only_layers\":[3],\"torch_dtype\":\"bfloat16\","
+    "\"use_sliding_window\":false,\"sliding_window\":64}";
+
+static const char *new_cfg =
+    "{\"architectures\":[\"Qwen3MoeForCausalLM\"],\"model_type\":\"qwen3_moe\",\"vocab_size\":100,"
+    "\"hidden_size\":16,\"intermediate_size\":48,\"num_hidden_layers\":4,\"num_attention_heads\":4,"
+    "\"num_key_value_heads\":2,\"head_dim\":8,\"rope_parameters\":{\"rope_theta\":5000.0,\"rope_type\":\"default\"},"
+    "\"num_local_experts\":8,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,\"dtype\":\"bfloat16\"}";
+
+static void test_config(void) {
+    qw_config c;
+    char err[512];
+    const char *d = fresh_dir("cfg-hub");
+    write_file(d, "config.json", hub_cfg, strlen(hub_cfg));
+    CHECK(qw_config_load(d, &c, err, sizeof err) == 0, "hub config: %s", err);
+    CHECK(c.arch == QW_ARCH_QWEN3_MOE && c.n_experts == 8 && c.rope_theta == 1e6, "hub fields");
+    CHECK(c.sliding_window == 0, "use_sliding_window false means full attention");
+    CHECK(!strcmp(c.dtype, "bfloat16"), "torch_dtype");
+    /* decoder_sparse_step 2: layers 1 and 3 would be sparse; 3 is mlp_only */
+    CHECK(!qw_config_layer_is_moe(&c, 0) && qw_config_layer_is_moe(&c, 1) && !qw_config_layer_is_moe(&c, 2) &&
+              !qw_config_layer_is_moe(&c, 3), "decoder_sparse_step and mlp_only_layers");
+    qw_config_free(&c);
+
+    d = fresh_dir("cfg-new");
+    write_file(d, "config.json", new_cfg, strlen(new_cfg));
+    CHECK(qw_config_load(d, &c, err, sizeof err) == 0, "new-style config: %s", err);
+    CHECK(c.n_experts == 8 && c.rope_theta == 5000.0 && !strcmp(c.dtype, "bfloat16"), "new-style fields");
+    CHECK(c.decoder_sparse_step == 1 && c.norm_topk_prob == 0, "defaults");
+    for (int i = 0; i < 4; i++) CHECK(qw_config_layer_is_moe(&c, i), "every layer sparse by default");
+    CHECK(c.gen.n_eos == 0 && c.gen.temperature == 1.0f, "no generation_config: neutral defaults");
+    qw_config_free(&c);
+
+    const char *bad[][2] = {
+        {"{\"model_type\":\"qwen3\",\"vocab_size\":10}", "missing 'hidden_size'"},
+        {"{\"model_type\":\"qwen3\",\"vocab_size\":\"ten\"}", "'vocab_size' must be an integer"},
+        {"{\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,"
+         "\"num_hidden_layers\":1,\"num_attention_heads\":3,\"num_key_value_heads\":2}", "not a multiple"},
+        {"{\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,"
+         "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"rope_scaling\":{\"rope_type\":\"yarn\"}}", "yarn"},
+        {"[1,2]", "not a JSON object"},
+        {"{\"model_type\":\"gpt2\"}", "unsupported architecture"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        d = fresh_dir("cfg-bad");
+        write_file(d, "config.json", bad[i][0], strlen(bad[i][0]));
+        err[0] = 0;
+        int rc = qw_config_load(d, &c, err, sizeof err);
+        CHECK(rc < 0 && strstr(err, bad[i][1]) && strstr(err, "config.json"), "bad config %zu: '%s'", i, err);
+        if (!rc) qw_config_free(&c);
+    }
+}
+
+static void test_routing(void) {
+    /* two tokens, four experts, top-2 */
+    float logits[8] = {1.0f, 3.0f, 2.0f, 0.0f, /* token 1: */ 0.5f, 0.5f, -1.0f, 4.0f};
+    int ids[4];
+    float w[4];
+    moe_route_topk(logits, 2, 4, 2, 0, ids, w);
+    double z0 = exp(1) + exp(3) + exp(2) + exp(0);
+    CHECK(ids[0] == 1 && ids[1] == 2, "token 0 picks experts 1, 2 (got %d, %d)", ids[0], ids[1]);
+    CHECK(fabs(w[0] - exp(3) / z0) < 1e-6 && fabs(w[1] - exp(2) / z0) < 1e-6,
+          "norm_topk_prob false keeps softmax weights over all experts");
+    CHECK(ids[2] == 3 && ids[3] == 0, "tie goes to the lower index (got %d, %d)", ids[2], ids[3]);
+    moe_route_topk(logits, 2, 4, 2, 1, ids, w);
+    CHECK(fabs(w[0] + w[1] - 1) < 1e-6 && fabs(w[0] - exp(3) / (exp(3) + exp(2))) < 1e-6,
+          "norm_topk_prob true renormalizes the k weights");
+}
+
+int main(void) {
+    snprintf(tmp, sizeof tmp, "/tmp/qwenc-format-XXXXXX");
+    if (!mkdtemp(tmp)) { perror("mkdtemp"); return 2; }
+    test_safetensors();
+    test_config();
+    test_routing();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+    return check_summary();
+}

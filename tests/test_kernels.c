@@ -1,0 +1,167 @@
+/* Each CPU kernel against its scalar reference, over awkward sizes, dtypes
+ * and thread counts; and the thread pool. */
+#include "check.h"
+#include "kernels/backend.h"
+#include "kernels/cpu/ref.h"
+
+#include <math.h>
+#include <string.h>
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((rng >> 11) * 0x1.0p-53) * 2.0f - 1.0f;
+}
+
+static uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+static uint16_t f32_to_f16(float f) { /* enough for |f| < 1: normal range, truncating */
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000;
+    int exp = (int)((u >> 23) & 255) - 127 + 15;
+    if (exp <= 0) return (uint16_t)sign;
+    return (uint16_t)(sign | (uint32_t)exp << 10 | ((u >> 13) & 1023));
+}
+
+/* A random weight matrix in the given dtype. */
+static qw_mat make_mat(qw_dtype dt, int rows, int cols, void **buf) {
+    size_t n = (size_t)rows * cols;
+    *buf = malloc(n * qw_dtype_size(dt));
+    for (size_t i = 0; i < n; i++) {
+        float v = frand();
+        if (dt == QW_DT_F32) ((float *)*buf)[i] = v;
+        else if (dt == QW_DT_BF16) ((uint16_t *)*buf)[i] = f32_to_bf16(v);
+        else ((uint16_t *)*buf)[i] = f32_to_f16(v);
+    }
+    return (qw_mat){*buf, dt, rows, cols};
+}
+
+static double max_rel_diff(const float *a, const float *b, size_t n) {
+    double w = 0;
+    for (size_t i = 0; i < n; i++) w = fmax(w, fabs(a[i] - b[i]) / (1.0 + fabs(b[i])));
+    return w;
+}
+
+static void test_matmul(void) {
+    const qw_backend *be = qw_backend_cpu();
+    const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 1}, {64, 256, 9}, {130, 96, 4}, {5, 1000, 2}};
+    const qw_dtype dts[] = {QW_DT_F32, QW_DT_BF16, QW_DT_F16};
+    for (int threads = 1; threads <= 3; threads += 2) {
+        qw_pool *pool = qw_pool_new(threads);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int d = 0; d < 3; d++) {
+                int rows = shapes[s][0], cols = shapes[s][1], n = shapes[s][2];
+                void *buf;
+                qw_mat w = make_mat(dts[d], rows, cols, &buf);
+                float *x = malloc((size_t)n * cols * sizeof *x), *y = malloc((size_t)n * rows * sizeof *y),
+                      *yr = malloc((size_t)n * rows * sizeof *yr);
+                for (int i = 0; i < n * cols; i++) x[i] = frand();
+                be->matmul(pool, &w, x, y, n);
+                ref_matmul(NULL, &w, x, yr, n);
+                double diff = max_rel_diff(y, yr, (size_t)n * rows);
+                CHECK(diff < 1e-5, "matmul %s %dx%d n=%d threads=%d: diff %g", qw_dtype_name(dts[d]), rows, cols,
+                      n, threads, diff);
+                /* one token at a time gives the very same numbers (incremental == batched) */
+                float *y1 = malloc((size_t)rows * sizeof *y1);
+                int same = 1;
+                for (int t = 0; t < n; t++) {
+                    be->matmul(pool, &w, x + (size_t)t * cols, y1, 1);
+                    same &= memcmp(y1, y + (size_t)t * rows, (size_t)rows * sizeof *y1) == 0;
+                }
+                CHECK(same, "matmul %dx%d: row-by-row differs from batched", rows, cols);
+                free(buf); free(x); free(y); free(yr); free(y1);
+            }
+        qw_pool_free(pool);
+    }
+}
+
+static void test_rmsnorm_rope_swiglu(void) {
+    const qw_backend *be = qw_backend_cpu();
+    int dim = 37, rows = 5;
+    float *x = malloc(sizeof(float) * dim * rows), *y = malloc(sizeof(float) * dim * rows),
+          *yr = malloc(sizeof(float) * dim * rows), g[37];
+    for (int i = 0; i < dim * rows; i++) x[i] = frand() * 3;
+    for (int i = 0; i < dim; i++) g[i] = frand();
+    qw_vec gain = {g, QW_DT_F32, dim};
+    be->rmsnorm(y, x, &gain, rows, dim, 1e-6f);
+    ref_rmsnorm(yr, x, &gain, rows, dim, 1e-6f);
+    CHECK(max_rel_diff(y, yr, (size_t)dim * rows) < 1e-5, "rmsnorm");
+    /* in place */
+    memcpy(y, x, sizeof(float) * dim * rows);
+    be->rmsnorm(y, y, &gain, rows, dim, 1e-6f);
+    CHECK(max_rel_diff(y, yr, (size_t)dim * rows) < 1e-5, "rmsnorm in place");
+
+    /* rope at position 0 is the identity; a rotation keeps each pair's norm */
+    int hd = 8, pos[2] = {0, 1000};
+    float v[2 * 8], v0[2 * 8], inv[4];
+    for (int i = 0; i < 16; i++) v[i] = v0[i] = frand();
+    for (int i = 0; i < 4; i++) inv[i] = (float)(1.0 / pow(10000.0, 2.0 * i / hd));
+    be->rope(v, 2, 1, hd, pos, inv);
+    CHECK(memcmp(v, v0, 8 * sizeof(float)) == 0, "rope at position 0");
+    for (int i = 0; i < 4; i++) {
+        double a = hypot(v[8 + i], v[12 + i]), b = hypot(v0[8 + i], v0[12 + i]);
+        CHECK(fabs(a - b) < 1e-5, "rope keeps norms");
+    }
+    CHECK(fabs(v[8] - (v0[8] * cos(1000.0) - v0[12] * sin(1000.0))) < 1e-3, "rope rotates the first pair by pos*1");
+
+    float gt[3] = {0, 1, -2}, up[3] = {5, 2, 1};
+    be->swiglu(gt, up, 3);
+    CHECK(gt[0] == 0 && fabs(gt[1] - 2 * 0.7310586) < 1e-6 && fabs(gt[2] + 2 * 0.1192029) < 1e-6, "swiglu");
+    free(x); free(y); free(yr);
+}
+
+static void test_attention(void) {
+    const qw_backend *be = qw_backend_cpu();
+    qw_pool *pool = qw_pool_new(2);
+    int n_heads = 4, n_kv = 2, hd = 16, n_past = 11, n_tok = 6, kvd = n_kv * hd;
+    int n_pos = n_past + n_tok;
+    float *k = malloc(sizeof(float) * n_pos * kvd), *v = malloc(sizeof(float) * n_pos * kvd);
+    float *q = malloc(sizeof(float) * n_tok * n_heads * hd), *o = malloc(sizeof(float) * n_tok * n_heads * hd),
+          *orf = malloc(sizeof(float) * n_tok * n_heads * hd);
+    for (int i = 0; i < n_pos * kvd; i++) k[i] = frand() * 2, v[i] = frand();
+    for (int i = 0; i < n_tok * n_heads * hd; i++) q[i] = frand() * 2;
+    for (int window = 0; window <= 5; window += 5) {
+        qw_attn_args a = {q, k, v, o, n_tok, n_past, n_heads, n_kv, hd, window, 0.25f};
+        be->attention(pool, &a);
+        a.out = orf;
+        ref_attention(NULL, &a);
+        CHECK(max_rel_diff(o, orf, (size_t)n_tok * n_heads * hd) < 1e-5, "attention window %d", window);
+    }
+    /* a single position attends only to itself: output is its value row */
+    qw_attn_args one = {q, k, v, o, 1, 0, n_heads, n_kv, hd, 0, 0.25f};
+    be->attention(pool, &one);
+    CHECK(memcmp(o, v, sizeof(float) * hd) == 0, "attention over one position returns v");
+    free(k); free(v); free(q); free(o); free(orf);
+    qw_pool_free(pool);
+}
+
+static void add_task(void *ctx, int task, int thread) {
+    (void)thread;
+    ((int *)ctx)[task] += task + 1;
+}
+
+static void test_pool(void) {
+    for (int threads = 1; threads <= 4; threads++) {
+        qw_pool *p = qw_pool_new(threads);
+        CHECK(qw_pool_size(p) == threads, "pool size");
+        int out[1000] = {0};
+        for (int rep = 0; rep < 50; rep++) qw_pool_run(p, add_task, out, 1000);
+        int ok = 1;
+        for (int i = 0; i < 1000; i++) ok &= out[i] == 50 * (i + 1);
+        CHECK(ok, "pool with %d threads ran every task exactly once per job", threads);
+        qw_pool_free(p);
+    }
+}
+
+int main(void) {
+    test_matmul();
+    test_rmsnorm_rope_swiglu();
+    test_attention();
+    test_pool();
+    return check_summary();
+}
