@@ -71,6 +71,38 @@ static int by_logit_desc(const void *a, const void *b) {
     return x->id - y->id;
 }
 
+/* Is a worse than b (lower logit, or equal logit and higher id)? */
+static int cand_worse(const struct sampler_cand *a, const struct sampler_cand *b) {
+    return a->logit < b->logit || (a->logit == b->logit && a->id > b->id);
+}
+
+static void heap_sift_down(struct sampler_cand *h, int k, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, w = i;
+        if (l < k && cand_worse(&h[l], &h[w])) w = l;
+        if (r < k && cand_worse(&h[r], &h[w])) w = r;
+        if (w == i) return;
+        struct sampler_cand t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
+/* The k best candidates into cand[0..k), unordered: a min-heap of size k,
+ * O(n log k) instead of sorting the whole vocabulary every token. */
+static void select_top_k(struct sampler_cand *cand, const float *logits, int n, int k) {
+    for (int i = 0; i < k; i++) cand[i] = (struct sampler_cand){logits[i], i};
+    for (int i = k / 2 - 1; i >= 0; i--) heap_sift_down(cand, k, i);
+    for (int i = k; i < n; i++) {
+        struct sampler_cand c = {logits[i], i};
+        if (cand_worse(&cand[0], &c)) {
+            cand[0] = c;
+            heap_sift_down(cand, k, 0);
+        }
+    }
+}
+
 int32_t qwenc_sample(qwenc_sampler *s, const float *logits, int n) {
     if (s->p.temperature <= 0 || s->p.top_k == 1) return sampler_argmax(logits, n);
     if (s->cap < n) {
@@ -81,9 +113,11 @@ int32_t qwenc_sample(qwenc_sampler *s, const float *logits, int n) {
         s->cap = s->cand && s->prob ? n : 0;
         if (!s->cap) return sampler_argmax(logits, n);
     }
-    for (int i = 0; i < n; i++) s->cand[i] = (struct sampler_cand){logits[i], i};
-    qsort(s->cand, (size_t)n, sizeof *s->cand, by_logit_desc);
     int m = s->p.top_k > 0 && s->p.top_k < n ? s->p.top_k : n;
+    if (m < n) select_top_k(s->cand, logits, n, m);
+    else
+        for (int i = 0; i < n; i++) s->cand[i] = (struct sampler_cand){logits[i], i};
+    qsort(s->cand, (size_t)m, sizeof *s->cand, by_logit_desc);
     float mx = s->cand[0].logit;
     double sum = 0;
     for (int i = 0; i < m; i++) sum += (s->prob[i] = expf((s->cand[i].logit - mx) / s->p.temperature));
