@@ -67,6 +67,25 @@ static void edit(const char *dir, const char *file, const char *from, const char
     free(b);
 }
 
+/* Grows the safetensors header by one byte (a space), shifting all tensor data
+ * off its natural alignment. */
+static void misalign(const char *dir) {
+    char path[600];
+    size_t n;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    unsigned char *b = (unsigned char *)slurp(path, &n);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | b[i];
+    hl++;
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(hl >> (8 * i));
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, 9, f);  /* length and '{' */
+    fputc(' ', f);
+    fwrite(b + 9, 1, n - 9, f);
+    fclose(f);
+    free(b);
+}
+
 /* Runs `qwenc args`, returns the exit status and the stderr text. */
 static int run(const char *args, char *errbuf, size_t errlen) {
     char cmd[2048], errfile[300];
@@ -146,6 +165,10 @@ static void test_model_files(void) {
     edit(d, "model.safetensors", "\"BF16\"", "\"QQ16\"");
     info_of(d, "unknown dtype", "model.safetensors", "unknown dtype 'QQ16'");
 
+    d = model_copy("misaligned");
+    misalign(d);
+    info_of(d, "misaligned tensor data", "model.safetensors", "not aligned");
+
     d = model_copy("int-weights");
     edit(d, "model.safetensors", "\"BF16\"", "\"I16\" ");
     info_of(d, "integer weights", "model.safetensors", "dtype i16");
@@ -164,6 +187,10 @@ static void test_ids_and_options(void) {
     expect_bad("unknown option", args, "unknown option '--bogus'", NULL);
     snprintf(args, sizeof args, "generate -m %s --ids 1 -c 999999", fixture);
     expect_bad("context too long", args, "max_position_embeddings", NULL);
+    snprintf(args, sizeof args, "generate -m %s -p hello -n 2", fixture);
+    expect_bad("text prompt without a tokenizer", args, "no tokenizer.json", NULL);
+    snprintf(args, sizeof args, "generate -m %s --ids 1 -p hello", fixture);
+    expect_bad("two prompts", args, "exactly one of", NULL);
     snprintf(args, sizeof args, "frobnicate");
     expect_bad("unknown command", args, "unknown command 'frobnicate'", NULL);
     snprintf(args, sizeof args, "logits -m %s --ids 1,2", fixture);

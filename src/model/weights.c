@@ -1,6 +1,7 @@
 #include "model/weights.h"
 #include "base/err.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,12 @@ static int find(binder *b, const char *name, int rank, const int64_t *shape, con
         return qw_errf(b->err, b->errlen, QWENC_EUNSUPPORTED,
                        "%s/%s: tensor '%s' has dtype %s; weights must be bf16, f16 or f32", b->dir, file,
                        name, qw_dtype_name(t->dtype));
+    /* Kernels load elements directly; hub files align tensor data, an odd
+     * offset means a damaged or hand-made file. */
+    if ((uintptr_t)t->data % qw_dtype_size(t->dtype))
+        return qw_errf(b->err, b->errlen, QWENC_EFORMAT,
+                       "%s/%s: tensor '%s' data is not aligned to its %zu-byte elements", b->dir, file, name,
+                       qw_dtype_size(t->dtype));
     int ok = t->rank == rank;
     for (int i = 0; ok && i < rank; i++) ok = t->shape[i] == shape[i];
     if (!ok) {
