@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 static char path_buf[4096];
 static const char *path2(const char *a, const char *b) {
@@ -104,6 +105,35 @@ static void check_incremental(qwenc_model *m, const char *what, const int32_t *i
     qwenc_session_free(s);
 }
 
+/* The CLI end to end: `qwenc generate --print-ids` free-running prints the
+ * golden continuation; `qwenc logits` writes the batched logits. */
+static void check_cli(const char *dir, const char *what, const int32_t *ids, int n, json_t *greedy,
+                      const float *logits, int vocab) {
+    char idlist[4096] = "", cmd[8192], out[4096] = "", want[4096] = "", lfile[256];
+    for (int i = 0; i < n; i++) snprintf(idlist + strlen(idlist), sizeof idlist - strlen(idlist), "%s%d", i ? "," : "", ids[i]);
+    for (size_t i = 0; i < json_array_size(greedy); i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? "," : "",
+                 (long long)json_integer_value(json_array_get(greedy, i)));
+    snprintf(cmd, sizeof cmd, "%s generate -m %s --ids %s -n %zu --greedy --print-ids -t 2", check_env("QWENC_BIN"), dir,
+             idlist, json_array_size(greedy));
+    FILE *p = popen(cmd, "r");
+    if (p && !fgets(out, sizeof out, p)) out[0] = 0;
+    int st = p ? pclose(p) : -1;
+    out[strcspn(out, "\n")] = 0;
+    CHECK(st == 0 && !strcmp(out, want), "%s: generate printed '%s', golden '%s'", what, out, want);
+
+    snprintf(lfile, sizeof lfile, "/tmp/qwenc-logits-%d.f32", (int)getpid());
+    snprintf(cmd, sizeof cmd, "%s logits -m %s --ids %s --out %s", check_env("QWENC_BIN"), dir, idlist, lfile);
+    CHECK(system(cmd) == 0, "%s: qwenc logits failed", what);
+    float *got = malloc((size_t)n * vocab * sizeof *got);
+    FILE *f = fopen(lfile, "rb");
+    CHECK(f && fread(got, sizeof *got, (size_t)n * vocab, f) == (size_t)n * vocab, "%s: logits file size", what);
+    if (f) fclose(f);
+    CHECK(memcmp(got, logits, (size_t)n * vocab * sizeof *got) == 0, "%s: qwenc logits differs from the API", what);
+    remove(lfile);
+    free(got);
+}
+
 static void check_fixture(const char *data, const char *name) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/models/%s", data, name);
@@ -154,6 +184,7 @@ static void check_fixture(const char *data, const char *name) {
         float *lg2 = eval_all(m2, ids, n, vocab);
         CHECK(memcmp(lg, lg2, (size_t)n * vocab * sizeof *lg) == 0, "%s: 1 and 2 threads differ", what);
         check_incremental(m, what, ids, n, lg, vocab);
+        check_cli(dir, what, ids, n, json_object_get(p, "greedy"), lg, vocab);
         check_greedy(m, what, ids, n, json_object_get(p, "greedy"), json_object_get(p, "greedy_margins"), -1);
         free(lg); free(lg2); free(last); free(ids); free(ids_i);
     }
