@@ -2,6 +2,7 @@
  * and thread counts; and the thread pool. */
 #include "check.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/dot.h"
 #include "kernels/cpu/ref.h"
 
 #include <math.h>
@@ -140,6 +141,35 @@ static void test_attention(void) {
     qw_pool_free(pool);
 }
 
+/* Every dot-product variant this CPU runs: close to a double-precision sum,
+ * and its bf16 form bit-identical to its f32 form on the widened values. */
+static void test_dot_variants(void) {
+    const int lens[] = {0, 1, 7, 8, 15, 16, 31, 33, 63, 64, 65, 100, 1000, 4099};
+    int n_variants = 0;
+    for (const qw_dot_kernels *const *k = qw_dot_all(); *k; k++, n_variants++) {
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            int n = lens[li];
+            uint16_t *a16 = malloc(sizeof(uint16_t) * (size_t)(n + 1));
+            float *a = malloc(sizeof(float) * (size_t)(n + 1)), *b = malloc(sizeof(float) * (size_t)(n + 1));
+            double ref = 0, mag = 0;
+            for (int i = 0; i < n; i++) {
+                a16[i] = f32_to_bf16(frand());
+                uint32_t u = (uint32_t)a16[i] << 16;
+                memcpy(&a[i], &u, 4);
+                b[i] = frand();
+                ref += (double)a[i] * b[i];
+                mag += fabs((double)a[i] * b[i]);
+            }
+            float f = (*k)->f32(a, b, n), h = (*k)->bf16(a16, b, n);
+            CHECK(fabs(f - ref) <= 1e-6 * (mag + 1), "%s f32 dot n=%d: %g vs %g", (*k)->name, n, f, ref);
+            CHECK(memcmp(&f, &h, sizeof f) == 0, "%s bf16 dot n=%d differs from f32 form: %g vs %g", (*k)->name, n, h, f);
+            free(a16); free(a); free(b);
+        }
+    }
+    CHECK(n_variants >= 1 && qw_dot_best() == qw_dot_all()[0], "variants listed, best first");
+    printf("dot variants tested on this CPU: %d (best: %s)\n", n_variants, qw_dot_best()->name);
+}
+
 static void add_task(void *ctx, int task, int thread) {
     (void)thread;
     ((int *)ctx)[task] += task + 1;
@@ -159,6 +189,7 @@ static void test_pool(void) {
 }
 
 int main(void) {
+    test_dot_variants();
     test_matmul();
     test_rmsnorm_rope_swiglu();
     test_attention();

@@ -2,6 +2,7 @@
  * loops, split across the thread pool by output rows (so every output
  * element is computed the same way whatever the thread count). */
 #include "kernels/backend.h"
+#include "kernels/cpu/dot.h"
 #include "kernels/cpu/ref.h"
 
 #include <math.h>
@@ -9,16 +10,6 @@
 #include <string.h>
 
 #define ROW_BLOCK 4  /* rows converted to float32 together, reused across tokens */
-
-static float dot_f32(const float *a, const float *b, int64_t n) {
-    float acc[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
 
 static void row_to_f32(const qw_mat *w, int64_t row, float *out) {
     if (w->dtype == QW_DT_BF16) {
@@ -33,6 +24,7 @@ static void row_to_f32(const qw_mat *w, int64_t row, float *out) {
 }
 
 typedef struct {
+    const qw_dot_kernels *dot;
     const qw_mat *w;
     const float *x;
     float *y;
@@ -47,6 +39,11 @@ static void matmul_task(void *ctx, int task, int thread) {
     int64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task;
     if (r1 > w->rows) r1 = w->rows;
     float *buf = j->scratch + (int64_t)thread * ROW_BLOCK * w->cols;
+    if (j->n_tok == 1 && w->dtype == QW_DT_BF16) {  /* decode: stream the rows, no widening pass */
+        for (int64_t r = r0; r < r1; r++)
+            j->y[r] = j->dot->bf16((const uint16_t *)w->data + r * w->cols, j->x, w->cols);
+        return;
+    }
     for (int64_t r = r0; r < r1; r += ROW_BLOCK) {
         int nb = r1 - r < ROW_BLOCK ? (int)(r1 - r) : ROW_BLOCK;
         const float *rows[ROW_BLOCK];
@@ -61,7 +58,7 @@ static void matmul_task(void *ctx, int task, int thread) {
         for (int t = 0; t < j->n_tok; t++) {
             const float *xt = j->x + (int64_t)t * w->cols;
             float *yt = j->y + (int64_t)t * w->rows;
-            for (int b = 0; b < nb; b++) yt[r + b] = dot_f32(rows[b], xt, w->cols);
+            for (int b = 0; b < nb; b++) yt[r + b] = j->dot->f32(rows[b], xt, w->cols);
         }
     }
 }
@@ -73,8 +70,8 @@ static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y,
     int64_t per = (w->rows + n_tasks - 1) / n_tasks;
     per = (per + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
     n_tasks = (w->rows + per - 1) / per;
-    matmul_job j = {w, x, y, n_tok, per, NULL};
-    if (w->dtype != QW_DT_F32) {
+    matmul_job j = {qw_dot_best(), w, x, y, n_tok, per, NULL};
+    if (w->dtype != QW_DT_F32 && !(n_tok == 1 && w->dtype == QW_DT_BF16)) {
         j.scratch = malloc((size_t)nt * ROW_BLOCK * (size_t)w->cols * sizeof(float));
         if (!j.scratch) {
             ref_matmul(pool, w, x, y, n_tok);  /* slower but needs one row */
@@ -86,6 +83,7 @@ static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y,
 }
 
 typedef struct {
+    const qw_dot_kernels *dot;
     const qw_attn_args *a;
     float *scratch;  /* per thread: n_past + n_tok scores */
 } attn_job;
@@ -102,7 +100,7 @@ static void attention_task(void *ctx, int task, int thread) {
     float *p = j->scratch + (int64_t)thread * (a->n_past + a->n_tok);
     float mx = -INFINITY;
     for (int i = first; i <= pos; i++) {
-        p[i] = dot_f32(q, a->k_cache + (int64_t)i * kv_dim + kvh * hd, hd) * a->scale;
+        p[i] = j->dot->f32(q, a->k_cache + (int64_t)i * kv_dim + kvh * hd, hd) * a->scale;
         if (p[i] > mx) mx = p[i];
     }
     float sum = 0;
@@ -117,7 +115,7 @@ static void attention_task(void *ctx, int task, int thread) {
 }
 
 static void cpu_attention(qw_pool *pool, const qw_attn_args *a) {
-    attn_job j = {a, malloc((size_t)qw_pool_size(pool) * (size_t)(a->n_past + a->n_tok) * sizeof(float))};
+    attn_job j = {qw_dot_best(), a, malloc((size_t)qw_pool_size(pool) * (size_t)(a->n_past + a->n_tok) * sizeof(float))};
     if (!j.scratch) {
         ref_attention(pool, a);
         return;
@@ -130,7 +128,7 @@ static void cpu_rmsnorm(float *y, const float *x, const qw_vec *gain, int n_rows
     for (int t = 0; t < n_rows; t++) {
         const float *xt = x + (int64_t)t * dim;
         float *yt = y + (int64_t)t * dim;
-        float inv = 1.0f / sqrtf(dot_f32(xt, xt, dim) / (float)dim + eps);
+        float inv = 1.0f / sqrtf(qw_dot_best()->f32(xt, xt, dim) / (float)dim + eps);
         for (int i = 0; i < dim; i++) yt[i] = qw_vec_get(gain, i) * (xt[i] * inv);
     }
 }
