@@ -4,61 +4,64 @@
 #include "kernels/backend.h"
 #include "kernels/cpu/dot.h"
 #include "kernels/cpu/ref.h"
+#include "kernels/cpu/tile.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ROW_BLOCK 4  /* rows converted to float32 together, reused across tokens */
-
-static void row_to_f32(const qw_mat *w, int64_t row, float *out) {
-    if (w->dtype == QW_DT_BF16) {
-        const uint16_t *src = (const uint16_t *)w->data + row * w->cols;
-        for (int64_t c = 0; c < w->cols; c++) {
-            uint32_t u = (uint32_t)src[c] << 16;
-            memcpy(&out[c], &u, 4);
-        }
-    } else {
-        ref_row_to_f32(w, row, out);
-    }
-}
+/* Rows are handed out to threads in runs of whole micro-tiles; bf16 rows
+ * feed the micro-kernel straight from the mapping when the batch is one
+ * tile of tokens or less (decode), else they are widened once into a
+ * per-thread buffer and reused for every tile of tokens (prefill). */
+#define ROW_BLOCK QW_TILE_MR
 
 typedef struct {
-    const qw_dot_kernels *dot;
+    const qw_tile_kernels *tile;
     const qw_mat *w;
     const float *x;
     float *y;
     int n_tok;
     int64_t rows_per_task;
-    float *scratch;  /* per thread: ROW_BLOCK * cols floats */
+    float *scratch;  /* per thread: ROW_BLOCK * cols floats, when rows are widened */
 } matmul_job;
+
+static void widen_rows(const qw_mat *w, int64_t r, int nr, float *out) {
+    for (int b = 0; b < nr; b++) {
+        if (w->dtype == QW_DT_BF16) {
+            const uint16_t *src = (const uint16_t *)w->data + (r + b) * w->cols;
+            float *dst = out + (int64_t)b * w->cols;
+            for (int64_t c = 0; c < w->cols; c++) {
+                uint32_t u = (uint32_t)src[c] << 16;
+                memcpy(&dst[c], &u, 4);
+            }
+        } else {
+            ref_row_to_f32(w, r + b, out + (int64_t)b * w->cols);
+        }
+    }
+}
 
 static void matmul_task(void *ctx, int task, int thread) {
     const matmul_job *j = ctx;
     const qw_mat *w = j->w;
-    int64_t r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task;
+    int64_t k = w->cols, r0 = task * j->rows_per_task, r1 = r0 + j->rows_per_task;
     if (r1 > w->rows) r1 = w->rows;
-    float *buf = j->scratch + (int64_t)thread * ROW_BLOCK * w->cols;
-    if (j->n_tok == 1 && w->dtype == QW_DT_BF16) {  /* decode: stream the rows, no widening pass */
-        for (int64_t r = r0; r < r1; r++)
-            j->y[r] = j->dot->bf16((const uint16_t *)w->data + r * w->cols, j->x, w->cols);
-        return;
-    }
     for (int64_t r = r0; r < r1; r += ROW_BLOCK) {
-        int nb = r1 - r < ROW_BLOCK ? (int)(r1 - r) : ROW_BLOCK;
-        const float *rows[ROW_BLOCK];
-        for (int b = 0; b < nb; b++) {
-            if (w->dtype == QW_DT_F32) {
-                rows[b] = (const float *)w->data + (r + b) * w->cols;
-            } else {
-                row_to_f32(w, r + b, buf + b * w->cols);
-                rows[b] = buf + b * w->cols;
-            }
+        int nr = r1 - r < ROW_BLOCK ? (int)(r1 - r) : ROW_BLOCK;
+        const float *rows = NULL;
+        if (w->dtype == QW_DT_F32) {
+            rows = (const float *)w->data + r * k;
+        } else if (j->scratch) {
+            float *buf = j->scratch + (int64_t)thread * ROW_BLOCK * k;
+            widen_rows(w, r, nr, buf);
+            rows = buf;
         }
-        for (int t = 0; t < j->n_tok; t++) {
-            const float *xt = j->x + (int64_t)t * w->cols;
-            float *yt = j->y + (int64_t)t * w->rows;
-            for (int b = 0; b < nb; b++) yt[r + b] = j->dot->f32(rows[b], xt, w->cols);
+        for (int t = 0; t < j->n_tok; t += QW_TILE_NT) {
+            int nt = j->n_tok - t < QW_TILE_NT ? j->n_tok - t : QW_TILE_NT;
+            const float *xt = j->x + (int64_t)t * k;
+            float *yt = j->y + (int64_t)t * w->rows + r;
+            if (rows) j->tile->f32(rows, k, nr, xt, k, nt, k, yt, w->rows);
+            else j->tile->bf16((const uint16_t *)w->data + r * k, k, nr, xt, k, nt, k, yt, w->rows);
         }
     }
 }
@@ -70,11 +73,11 @@ static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y,
     int64_t per = (w->rows + n_tasks - 1) / n_tasks;
     per = (per + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
     n_tasks = (w->rows + per - 1) / per;
-    matmul_job j = {qw_dot_best(), w, x, y, n_tok, per, NULL};
-    if (w->dtype != QW_DT_F32 && !(n_tok == 1 && w->dtype == QW_DT_BF16)) {
+    matmul_job j = {qw_tile_best(), w, x, y, n_tok, per, NULL};
+    if (w->dtype == QW_DT_F16 || (w->dtype == QW_DT_BF16 && n_tok > QW_TILE_NT)) {
         j.scratch = malloc((size_t)nt * ROW_BLOCK * (size_t)w->cols * sizeof(float));
         if (!j.scratch) {
-            ref_matmul(pool, w, x, y, n_tok);  /* slower but needs one row */
+            ref_matmul(pool, w, x, y, n_tok);  /* slower, but needs only one row of memory */
             return;
         }
     }
