@@ -165,9 +165,10 @@ int qwenc_tokenize(const qwenc_tokenizer *t, const char *text, size_t len,
                    int32_t **ids, size_t *n_ids, char *err, size_t errlen);
 
 /* Decodes ids to UTF-8 text (malloc'd, NUL-terminated) the way transformers'
- * decode does: invalid byte sequences become U+FFFD. */
+ * decode does: invalid byte sequences become U+FFFD. *text_len (if non-NULL)
+ * receives the length, which counts any U+0000 the text contains. */
 int qwenc_detokenize(const qwenc_tokenizer *t, const int32_t *ids, size_t n_ids,
-                     int skip_special, char **text, char *err, size_t errlen);
+                     int skip_special, char **text, size_t *text_len, char *err, size_t errlen);
 
 /* The raw bytes of one token (after byte-level decoding), or NULL if the id
  * is out of range. *len receives the length. */
@@ -178,10 +179,11 @@ const char *qwenc_token_bytes(const qwenc_tokenizer *t, int32_t id, size_t *len)
 typedef struct qwenc_detok_stream qwenc_detok_stream;
 qwenc_detok_stream *qwenc_detok_stream_new(const qwenc_tokenizer *t, int skip_special);
 void qwenc_detok_stream_free(qwenc_detok_stream *s);
-/* Returns a pointer to NUL-terminated text valid until the next call (may be ""). */
-const char *qwenc_detok_stream_push(qwenc_detok_stream *s, int32_t id);
+/* Returns a pointer to NUL-terminated text valid until the next call (may be
+ * ""); *len (if non-NULL) receives its length. Unknown ids are ignored. */
+const char *qwenc_detok_stream_push(qwenc_detok_stream *s, int32_t id, size_t *len);
 /* Flushes what is held back (invalid bytes as U+FFFD). */
-const char *qwenc_detok_stream_flush(qwenc_detok_stream *s);
+const char *qwenc_detok_stream_flush(qwenc_detok_stream *s, size_t *len);
 
 /* Renders the tokenizer's chat template. request_json is a JSON object:
  * {"messages": [...], "tools": [...], "add_generation_prompt": bool,

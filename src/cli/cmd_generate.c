@@ -157,7 +157,11 @@ static int generate(const gen_opts *o, qwenc_model *m, qwenc_session *s, qwenc_s
         int32_t id = qwenc_sample(smp, qwenc_session_logits(s), in.vocab_size);
         if (!o->ignore_eos && is_eos(&d, id)) break;
         if (o->print_ids) printf("%s%d", i ? "," : "", id);
-        else fputs(qwenc_detok_stream_push(ds, id), stdout);
+        else {
+            size_t len;
+            const char *text = qwenc_detok_stream_push(ds, id, &len);
+            fwrite(text, 1, len, stdout);
+        }
         fflush(stdout);
         if (i + 1 < o->n_predict) {
             if (qwenc_session_n_past(s) >= qwenc_session_n_ctx(s)) break;  /* context full */
@@ -165,7 +169,9 @@ static int generate(const gen_opts *o, qwenc_model *m, qwenc_session *s, qwenc_s
         }
     }
     if (ds) {
-        fputs(qwenc_detok_stream_flush(ds), stdout);
+        size_t len;
+        const char *text = qwenc_detok_stream_flush(ds, &len);
+        fwrite(text, 1, len, stdout);
         qwenc_detok_stream_free(ds);
     }
     if (o->print_ids || !rc) putchar('\n');
