@@ -2,7 +2,7 @@
  * and thread counts; and the thread pool. */
 #include "check.h"
 #include "kernels/backend.h"
-#include "kernels/cpu/dot.h"
+#include "kernels/cpu/tile.h"
 #include "kernels/cpu/ref.h"
 
 #include <math.h>
@@ -141,33 +141,54 @@ static void test_attention(void) {
     qw_pool_free(pool);
 }
 
-/* Every dot-product variant this CPU runs: close to a double-precision sum,
- * and its bf16 form bit-identical to its f32 form on the widened values. */
-static void test_dot_variants(void) {
+/* Every micro-kernel variant this CPU runs: close to a double-precision sum;
+ * its bf16 form bit-identical to its f32 form on the widened values; and an
+ * output's value the same whatever the tile size it was computed in. */
+static void test_tile_variants(void) {
     const int lens[] = {0, 1, 7, 8, 15, 16, 31, 33, 63, 64, 65, 100, 1000, 4099};
     int n_variants = 0;
-    for (const qw_dot_kernels *const *k = qw_dot_all(); *k; k++, n_variants++) {
+    for (const qw_tile_kernels *const *k = qw_tile_all(); *k; k++, n_variants++) {
         for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
             int n = lens[li];
-            uint16_t *a16 = malloc(sizeof(uint16_t) * (size_t)(n + 1));
-            float *a = malloc(sizeof(float) * (size_t)(n + 1)), *b = malloc(sizeof(float) * (size_t)(n + 1));
-            double ref = 0, mag = 0;
-            for (int i = 0; i < n; i++) {
-                a16[i] = f32_to_bf16(frand());
-                uint32_t u = (uint32_t)a16[i] << 16;
-                memcpy(&a[i], &u, 4);
-                b[i] = frand();
-                ref += (double)a[i] * b[i];
-                mag += fabs((double)a[i] * b[i]);
+            size_t sz = (size_t)(4 * n + 1);
+            uint16_t *w16 = malloc(sizeof(uint16_t) * sz);
+            float *w = malloc(sizeof(float) * sz), *x = malloc(sizeof(float) * sz);
+            for (int i = 0; i < 4 * n; i++) {
+                w16[i] = f32_to_bf16(frand());
+                uint32_t u = (uint32_t)w16[i] << 16;
+                memcpy(&w[i], &u, 4);
+                x[i] = frand();
             }
-            float f = (*k)->f32(a, b, n), h = (*k)->bf16(a16, b, n);
-            CHECK(fabs(f - ref) <= 1e-6 * (mag + 1), "%s f32 dot n=%d: %g vs %g", (*k)->name, n, f, ref);
-            CHECK(memcmp(&f, &h, sizeof f) == 0, "%s bf16 dot n=%d differs from f32 form: %g vs %g", (*k)->name, n, h, f);
-            free(a16); free(a); free(b);
+            float full[16], full16[16], one[16];
+            (*k)->f32(w, n, 4, x, n, 4, n, full, 4);
+            (*k)->bf16(w16, n, 4, x, n, 4, n, full16, 4);
+            int bad_ref = 0, bad_tile = 0;
+            for (int nr = 1; nr <= 4; nr++)
+                for (int nt = 1; nt <= 4; nt++) {
+                    float y[16];
+                    (*k)->f32(w, n, nr, x, n, nt, n, y, 4);
+                    for (int r = 0; r < nr; r++)
+                        for (int t = 0; t < nt; t++) bad_tile += memcmp(&y[t * 4 + r], &full[t * 4 + r], 4) != 0;
+                }
+            for (int r = 0; r < 4; r++)
+                for (int t = 0; t < 4; t++) {
+                    double ref = 0, mag = 0;
+                    for (int i = 0; i < n; i++) {
+                        ref += (double)w[r * n + i] * x[t * n + i];
+                        mag += fabs((double)w[r * n + i] * x[t * n + i]);
+                    }
+                    bad_ref += fabs(full[t * 4 + r] - ref) > 1e-6 * (mag + 1);
+                    (*k)->bf16(w16 + r * n, n, 1, x + t * n, n, 1, n, &one[t * 4 + r], 4);
+                }
+            CHECK(bad_ref == 0, "%s tile k=%d: %d outputs off the double sum", (*k)->name, n, bad_ref);
+            CHECK(bad_tile == 0, "%s tile k=%d: %d outputs depend on the tile size", (*k)->name, n, bad_tile);
+            CHECK(!memcmp(full, full16, sizeof full) && !memcmp(full, one, sizeof full),
+                  "%s tile k=%d: bf16 differs from f32 on the widened values", (*k)->name, n);
+            free(w16); free(w); free(x);
         }
     }
-    CHECK(n_variants >= 1 && qw_dot_best() == qw_dot_all()[0], "variants listed, best first");
-    printf("dot variants tested on this CPU: %d (best: %s)\n", n_variants, qw_dot_best()->name);
+    CHECK(n_variants >= 1 && qw_tile_best() == qw_tile_all()[0], "variants listed, best first");
+    printf("micro-kernel variants tested on this CPU: %d (best: %s)\n", n_variants, qw_tile_best()->name);
 }
 
 static void add_task(void *ctx, int task, int thread) {
@@ -189,7 +210,7 @@ static void test_pool(void) {
 }
 
 int main(void) {
-    test_dot_variants();
+    test_tile_variants();
     test_matmul();
     test_rmsnorm_rope_swiglu();
     test_attention();

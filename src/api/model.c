@@ -122,14 +122,7 @@ int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx) {
 }
 
 void qwenc_model_gen_defaults(const qwenc_model *m, qwenc_gen_defaults *o) {
-    const qw_config *c = &m->cfg;
-    o->temperature = c->gen.temperature;
-    o->top_p = c->gen.top_p;
-    o->top_k = c->gen.top_k;
-    o->min_p = c->gen.min_p;
-    o->do_sample = c->gen.do_sample;
-    o->n_eos = c->gen.n_eos;
-    memcpy(o->eos_ids, c->gen.eos_ids, sizeof o->eos_ids);
+    *o = m->cfg.gen;
 }
 
 /* ---- sessions ---- */

@@ -5,9 +5,11 @@
 
 #include <stddef.h>
 
+#include "qwenc.h"
+
 typedef enum { QW_ARCH_QWEN2, QW_ARCH_QWEN3, QW_ARCH_QWEN3_MOE } qw_arch;
 
-#define QW_MAX_EOS 8
+#define QW_MAX_EOS (int)(sizeof ((qwenc_gen_defaults *)0)->eos_ids / sizeof(int))
 
 typedef struct {
     qw_arch arch;
@@ -36,13 +38,7 @@ typedef struct {
     unsigned char *mlp_only;  /* n_layers flags: layer uses the dense MLP */
     int bos_id, eos_id;       /* -1 when absent */
     char dtype[16];           /* torch_dtype / dtype as written */
-    /* generation_config.json */
-    struct {
-        float temperature, top_p, min_p;
-        int top_k, do_sample;
-        int eos_ids[QW_MAX_EOS];
-        int n_eos;
-    } gen;
+    qwenc_gen_defaults gen;   /* generation_config.json */
 } qw_config;
 
 /* Reads dir/config.json and dir/generation_config.json (optional). */

@@ -2,7 +2,6 @@
  * loops, split across the thread pool by output rows (so every output
  * element is computed the same way whatever the thread count). */
 #include "kernels/backend.h"
-#include "kernels/cpu/dot.h"
 #include "kernels/cpu/ref.h"
 #include "kernels/cpu/tile.h"
 
@@ -85,8 +84,15 @@ static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y,
     free(j.scratch);
 }
 
+/* A dot product is the 1 x 1 tile. */
+static inline float dot_f32(const qw_tile_kernels *k, const float *a, const float *b, int64_t n) {
+    float y;
+    k->f32(a, n, 1, b, n, 1, n, &y, 1);
+    return y;
+}
+
 typedef struct {
-    const qw_dot_kernels *dot;
+    const qw_tile_kernels *tile;
     const qw_attn_args *a;
     float *scratch;  /* per thread: n_past + n_tok scores */
 } attn_job;
@@ -103,7 +109,7 @@ static void attention_task(void *ctx, int task, int thread) {
     float *p = j->scratch + (int64_t)thread * (a->n_past + a->n_tok);
     float mx = -INFINITY;
     for (int i = first; i <= pos; i++) {
-        p[i] = j->dot->f32(q, a->k_cache + (int64_t)i * kv_dim + kvh * hd, hd) * a->scale;
+        p[i] = dot_f32(j->tile, q, a->k_cache + (int64_t)i * kv_dim + kvh * hd, hd) * a->scale;
         if (p[i] > mx) mx = p[i];
     }
     float sum = 0;
@@ -118,7 +124,7 @@ static void attention_task(void *ctx, int task, int thread) {
 }
 
 static void cpu_attention(qw_pool *pool, const qw_attn_args *a) {
-    attn_job j = {qw_dot_best(), a, malloc((size_t)qw_pool_size(pool) * (size_t)(a->n_past + a->n_tok) * sizeof(float))};
+    attn_job j = {qw_tile_best(), a, malloc((size_t)qw_pool_size(pool) * (size_t)(a->n_past + a->n_tok) * sizeof(float))};
     if (!j.scratch) {
         ref_attention(pool, a);
         return;
@@ -131,7 +137,7 @@ static void cpu_rmsnorm(float *y, const float *x, const qw_vec *gain, int n_rows
     for (int t = 0; t < n_rows; t++) {
         const float *xt = x + (int64_t)t * dim;
         float *yt = y + (int64_t)t * dim;
-        float inv = 1.0f / sqrtf(qw_dot_best()->f32(xt, xt, dim) / (float)dim + eps);
+        float inv = 1.0f / sqrtf(dot_f32(qw_tile_best(), xt, xt, dim) / (float)dim + eps);
         for (int i = 0; i < dim; i++) yt[i] = qw_vec_get(gain, i) * (xt[i] * inv);
     }
 }
