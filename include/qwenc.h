@@ -120,6 +120,17 @@ int qwenc_session_eval(qwenc_session *s, const int32_t *ids, int n, float *logit
 /* Logits of the last evaluated position (vocab_size floats), or NULL. */
 const float *qwenc_session_logits(const qwenc_session *s);
 
+/* The ids in the cache, n_past of them (valid until the next call that
+ * changes the session). */
+const int32_t *qwenc_session_tokens(const qwenc_session *s);
+
+/* Brings the session to exactly ids[0..n): keeps the longest prefix the
+ * cache already holds (at least one token is always evaluated so that the
+ * last position's logits are fresh), drops the rest and evaluates the new
+ * suffix. *n_reused (if non-NULL) receives how many positions were kept. */
+int qwenc_session_sync(qwenc_session *s, const int32_t *ids, int n, int *n_reused,
+                       char *err, size_t errlen);
+
 /* ---- sampling ----------------------------------------------------------- */
 
 typedef struct {

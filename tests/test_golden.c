@@ -134,6 +134,37 @@ static void check_cli(const char *dir, const char *what, const int32_t *ids, int
     free(got);
 }
 
+/* qwenc_session_sync keeps the common prefix and evaluates only the rest,
+ * with the logits of a fresh evaluation. */
+static void check_sync(qwenc_model *m, const char *what, const int32_t *ids, int n, const float *full, int vocab) {
+    if (n < 3) return;
+    char err[512];
+    qwenc_session *s;
+    int reused = -1, rc = qwenc_session_new(m, 0, &s, err, sizeof err);
+    if (!rc) rc = qwenc_session_sync(s, ids, n - 1, &reused, err, sizeof err);
+    CHECK(rc == 0 && reused == 0, "%s: first sync: %s (reused %d)", what, err, reused);
+    if (!rc) rc = qwenc_session_sync(s, ids, n, &reused, err, sizeof err);
+    CHECK(rc == 0 && reused == n - 1, "%s: extending sync reused %d of %d", what, reused, n - 1);
+    CHECK(rc == 0 && !memcmp(qwenc_session_logits(s), full + (int64_t)(n - 1) * vocab, (size_t)vocab * sizeof(float)),
+          "%s: logits after sync differ", what);
+    /* diverge at position 1: only position 0 is kept */
+    int32_t *alt = malloc((size_t)n * sizeof *alt);
+    memcpy(alt, ids, (size_t)n * sizeof *alt);
+    alt[1] = (alt[1] + 1) % vocab;
+    if (!rc) rc = qwenc_session_sync(s, alt, n, &reused, err, sizeof err);
+    CHECK(rc == 0 && reused == 1 && qwenc_session_n_past(s) == n, "%s: diverging sync reused %d", what, reused);
+    CHECK(!memcmp(qwenc_session_tokens(s), alt, (size_t)n * sizeof *alt), "%s: session tokens", what);
+    float *fresh = eval_all(m, alt, n, vocab);
+    CHECK(rc == 0 && !memcmp(qwenc_session_logits(s), fresh + (int64_t)(n - 1) * vocab, (size_t)vocab * sizeof(float)),
+          "%s: logits after a diverging sync differ from a fresh evaluation", what);
+    /* the same ids again: everything but the last token is reused */
+    if (!rc) rc = qwenc_session_sync(s, alt, n, &reused, err, sizeof err);
+    CHECK(rc == 0 && reused == n - 1, "%s: same-ids sync reused %d", what, reused);
+    free(fresh);
+    free(alt);
+    qwenc_session_free(s);
+}
+
 static void check_fixture(const char *data, const char *name) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/models/%s", data, name);
@@ -184,6 +215,7 @@ static void check_fixture(const char *data, const char *name) {
         float *lg2 = eval_all(m2, ids, n, vocab);
         CHECK(memcmp(lg, lg2, (size_t)n * vocab * sizeof *lg) == 0, "%s: 1 and 2 threads differ", what);
         check_incremental(m, what, ids, n, lg, vocab);
+        check_sync(m, what, ids, n, lg, vocab);
         check_cli(dir, what, ids, n, json_object_get(p, "greedy"), lg, vocab);
         check_greedy(m, what, ids, n, json_object_get(p, "greedy"), json_object_get(p, "greedy_margins"), -1);
         free(lg); free(lg2); free(last); free(ids); free(ids_i);

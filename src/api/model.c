@@ -11,6 +11,7 @@ struct qwenc_session {
     qwenc_model *m;
     qw_kv_cache kv;
     int n_ctx, n_past;
+    int32_t *tokens;   /* [n_ctx] the ids at positions 0..n_past-1 */
     float *logits;     /* last position */
     int has_logits;
 };
@@ -139,7 +140,8 @@ int qwenc_session_new(qwenc_model *m, int n_ctx, qwenc_session **out, char *err,
     s->m = m;
     s->n_ctx = n_ctx;
     s->logits = malloc((size_t)m->cfg.vocab_size * sizeof *s->logits);
-    if (!s->logits || qw_kv_cache_init(&s->kv, m->cfg.n_layers, n_ctx, m->cfg.n_kv_heads * m->cfg.head_dim)) {
+    s->tokens = malloc((size_t)n_ctx * sizeof *s->tokens);
+    if (!s->logits || !s->tokens || qw_kv_cache_init(&s->kv, m->cfg.n_layers, n_ctx, m->cfg.n_kv_heads * m->cfg.head_dim)) {
         qwenc_session_free(s);
         return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory for a KV cache of %d positions", n_ctx);
     }
@@ -150,6 +152,7 @@ int qwenc_session_new(qwenc_model *m, int n_ctx, qwenc_session **out, char *err,
 void qwenc_session_free(qwenc_session *s) {
     if (!s) return;
     qw_kv_cache_free(&s->kv);
+    free(s->tokens);
     free(s->logits);
     free(s);
 }
@@ -182,6 +185,7 @@ int qwenc_session_eval(qwenc_session *s, const int32_t *ids, int n, float *logit
         float *out = logits_all ? logits_all + (int64_t)done * c->vocab_size : s->logits;
         int rc = qw_forward(s->m, &s->kv, s->n_past, ids + done, b, out, logits_all != NULL, err, errlen);
         if (rc) return rc;
+        memcpy(s->tokens + s->n_past, ids + done, (size_t)b * sizeof *ids);
         s->n_past += b;
         done += b;
         if (last && logits_all)
@@ -192,3 +196,17 @@ int qwenc_session_eval(qwenc_session *s, const int32_t *ids, int n, float *logit
 }
 
 const float *qwenc_session_logits(const qwenc_session *s) { return s->has_logits ? s->logits : NULL; }
+
+const int32_t *qwenc_session_tokens(const qwenc_session *s) { return s->tokens; }
+
+int qwenc_session_sync(qwenc_session *s, const int32_t *ids, int n, int *n_reused, char *err, size_t errlen) {
+    if (n_reused) *n_reused = 0;
+    if (n <= 0) return qw_errf(err, errlen, QWENC_EINVAL, "no tokens to evaluate");
+    int keep = 0;
+    while (keep < s->n_past && keep < n - 1 && s->tokens[keep] == ids[keep]) keep++;
+    s->n_past = keep;  /* positions past keep are overwritten by the evaluation */
+    s->has_logits = 0;
+    int rc = qwenc_session_eval(s, ids + keep, n - keep, NULL, err, errlen);
+    if (!rc && n_reused) *n_reused = keep;
+    return rc;
+}
