@@ -1,5 +1,6 @@
 /* qwenc generate: a prompt (ids, text or one chat message) in, tokens out. */
 #include "cli/cli.h"
+#include "cli/textgen.h"
 #include "qwenc.h"
 
 #include <jansson.h>
@@ -34,6 +35,7 @@ typedef struct {
     double temp, top_p, min_p;
     unsigned long long seed;
     int greedy, no_think, ignore_eos, print_ids, have_temp, have_top_k, have_top_p, have_min_p;
+    int printed_any;  /* output state */
 } gen_opts;
 
 static int parse_opts(int argc, char **argv, gen_opts *o) {
@@ -122,12 +124,6 @@ static int prompt_ids(const gen_opts *o, qwenc_model *m, int32_t **ids, int *n, 
     return rc;
 }
 
-static int is_eos(const qwenc_gen_defaults *d, int id) {
-    for (int i = 0; i < d->n_eos; i++)
-        if (d->eos_ids[i] == id) return 1;
-    return 0;
-}
-
 static int sampler_for(const gen_opts *o, const qwenc_gen_defaults *d, qwenc_sampler **out, char *err, size_t n) {
     qwenc_sampler_params sp;
     qwenc_sampler_params_init(&sp);
@@ -140,40 +136,28 @@ static int sampler_for(const gen_opts *o, const qwenc_gen_defaults *d, qwenc_sam
     return qwenc_sampler_new(&sp, out, err, n);
 }
 
-static int generate(const gen_opts *o, qwenc_model *m, qwenc_session *s, qwenc_sampler *smp,
-                    const int32_t *prompt, int n_prompt, char *err, size_t errlen) {
-    qwenc_model_info in;
-    qwenc_model_get_info(m, &in);
-    qwenc_gen_defaults d;
-    qwenc_model_gen_defaults(m, &d);
-    qwenc_tokenizer *tok = qwenc_model_tokenizer(m);
-    if (!o->print_ids && !tok) {
+/* Prints ids or text as they come; stops nothing. */
+static int print_piece(void *ctx, int32_t id, const char *text, size_t len) {
+    gen_opts *o = ctx;
+    if (o->print_ids) {
+        if (id >= 0) printf("%s%d", o->printed_any ? "," : "", id);
+        o->printed_any = 1;
+    } else {
+        fwrite(text, 1, len, stdout);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+static int generate(gen_opts *o, qwenc_model *m, qwenc_session *s, qwenc_sampler *smp, const int32_t *prompt,
+                    int n_prompt, char *err, size_t errlen) {
+    if (!o->print_ids && !qwenc_model_tokenizer(m)) {
         snprintf(err, errlen, "%s: no tokenizer.json to print text with; use --print-ids", o->dir);
         return QWENC_EINVAL;
     }
-    qwenc_detok_stream *ds = o->print_ids ? NULL : qwenc_detok_stream_new(tok, 0);
-    int rc = qwenc_session_eval(s, prompt, n_prompt, NULL, err, errlen);
-    for (long i = 0; !rc && i < o->n_predict; i++) {
-        int32_t id = qwenc_sample(smp, qwenc_session_logits(s), in.vocab_size);
-        if (!o->ignore_eos && is_eos(&d, id)) break;
-        if (o->print_ids) printf("%s%d", i ? "," : "", id);
-        else {
-            size_t len;
-            const char *text = qwenc_detok_stream_push(ds, id, &len);
-            fwrite(text, 1, len, stdout);
-        }
-        fflush(stdout);
-        if (i + 1 < o->n_predict) {
-            if (qwenc_session_n_past(s) >= qwenc_session_n_ctx(s)) break;  /* context full */
-            rc = qwenc_session_eval(s, &id, 1, NULL, err, errlen);
-        }
-    }
-    if (ds) {
-        size_t len;
-        const char *text = qwenc_detok_stream_flush(ds, &len);
-        fwrite(text, 1, len, stdout);
-        qwenc_detok_stream_free(ds);
-    }
+    cli_gen_opts go = {.n_predict = (int)o->n_predict, .ignore_eos = o->ignore_eos};
+    cli_gen_stats st;
+    int rc = cli_generate(m, s, smp, prompt, n_prompt, &go, print_piece, o, &st, err, errlen);
     if (o->print_ids || !rc) putchar('\n');
     return rc;
 }
