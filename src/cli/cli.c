@@ -99,6 +99,34 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out
     return 0;
 }
 
+int cli_sampling_option(const char *cmd, int c, const char *arg, cli_sampling *s) {
+    int bad = 0;
+    switch (c) {
+    case CLI_O_GREEDY: s->greedy = 1; break;
+    case CLI_O_TEMP: bad = cli_parse_float(cmd, "--temp", arg, &s->temp); s->have_temp = 1; break;
+    case CLI_O_TOPK: bad = cli_parse_int(cmd, "--top-k", arg, 0, 1 << 30, &s->top_k); s->have_top_k = 1; break;
+    case CLI_O_TOPP: bad = cli_parse_float(cmd, "--top-p", arg, &s->top_p); s->have_top_p = 1; break;
+    case CLI_O_MINP: bad = cli_parse_float(cmd, "--min-p", arg, &s->min_p); s->have_min_p = 1; break;
+    case CLI_O_SEED: bad = cli_parse_int(cmd, "--seed", arg, 0, __LONG_MAX__, &s->seed); break;
+    default: return 0;
+    }
+    return bad ? -1 : 1;
+}
+
+int cli_sampler_new(qwenc_model *m, const cli_sampling *s, qwenc_sampler **out, char *err, size_t errlen) {
+    qwenc_gen_defaults d;
+    qwenc_model_gen_defaults(m, &d);
+    qwenc_sampler_params sp;
+    qwenc_sampler_params_init(&sp);
+    int sample = !s->greedy && (d.do_sample || s->have_temp);
+    sp.temperature = sample ? (s->have_temp ? (float)s->temp : d.temperature) : 0.0f;
+    sp.top_k = s->have_top_k ? (int)s->top_k : d.top_k;
+    sp.top_p = s->have_top_p ? (float)s->top_p : d.top_p;
+    sp.min_p = s->have_min_p ? (float)s->min_p : d.min_p;
+    sp.seed = (uint64_t)s->seed;
+    return qwenc_sampler_new(&sp, out, err, errlen);
+}
+
 int cli_read_stdin(const char *cmd, char **data, size_t *len) {
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);

@@ -8,9 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qwenc.h"
+
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_BADINPUT 2
 
+int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
@@ -34,6 +39,40 @@ int cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int *n);
 
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out);
+
+/* Sampling options, the same on every subcommand that generates. */
+enum { CLI_O_GREEDY = 900, CLI_O_TEMP, CLI_O_TOPK, CLI_O_TOPP, CLI_O_MINP, CLI_O_SEED };
+#define CLI_SAMPLING_LONGOPTS                                                                  \
+    {"greedy", no_argument, 0, CLI_O_GREEDY}, {"temp", required_argument, 0, CLI_O_TEMP},      \
+    {"top-k", required_argument, 0, CLI_O_TOPK}, {"top-p", required_argument, 0, CLI_O_TOPP}, \
+    {"min-p", required_argument, 0, CLI_O_MINP}, {"seed", required_argument, 0, CLI_O_SEED}
+#define CLI_SAMPLING_HELP                                                                     \
+    "      --greedy        always take the most likely token\n"                                \
+    "      --temp X        temperature (default from generation_config.json)\n"                \
+    "      --top-k N       top-k (0 = off; default from generation_config.json)\n"             \
+    "      --top-p X       top-p (1 = off; default from generation_config.json)\n"             \
+    "      --min-p X       min-p (0 = off)\n"                                                  \
+    "      --seed N        random seed (default 0)\n"
+
+typedef struct {
+    int greedy, have_temp, have_top_k, have_top_p, have_min_p;
+    double temp, top_p, min_p;
+    long top_k, seed;
+} cli_sampling;
+
+/* Takes option c if it is a sampling option: returns 1 when taken, 0 when
+ * not one, -1 after printing an error for a bad value. */
+int cli_sampling_option(const char *cmd, int c, const char *arg, cli_sampling *s);
+
+/* A sampler from the options over the model's generation_config.json
+ * defaults (greedy when that says do_sample false and no --temp is given). */
+int cli_sampler_new(qwenc_model *m, const cli_sampling *s, qwenc_sampler **out, char *err, size_t errlen);
+
+/* MODEL as given on the command line -> a path: a directory (HF layout),
+ * a .gguf file, or a name in the models directory ($QWENC_MODELS, default
+ * ~/.cache/qwenc/models); NULL means the bundled demo model. Prints the
+ * error and returns CLI_EXIT_BADINPUT when nothing matches. */
+int cli_resolve_model(const char *cmd, const char *arg, char *out, size_t outlen);
 
 /* Reads all of stdin into a malloc'd NUL-terminated buffer. */
 int cli_read_stdin(const char *cmd, char **data, size_t *len);

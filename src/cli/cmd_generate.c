@@ -17,12 +17,7 @@ static const char generate_usage[] =
     "      --chat TEXT     one user message, rendered with the model's chat template\n"
     "      --no-think      with --chat: enable_thinking=false\n"
     "  -n, --n-predict N   tokens to generate (default 128)\n"
-    "      --greedy        always take the most likely token\n"
-    "      --temp X        temperature (default from generation_config.json)\n"
-    "      --top-k N       top-k (0 = off)\n"
-    "      --top-p X       top-p (1 = off)\n"
-    "      --min-p X       min-p (0 = off)\n"
-    "      --seed N        random seed (default 0)\n"
+    CLI_SAMPLING_HELP
     "      --ignore-eos    do not stop at end-of-sequence tokens\n"
     "      --print-ids     print the generated ids, comma-separated, on one line\n"
     "  -t, --threads N     compute threads (default 1)\n"
@@ -31,22 +26,19 @@ static const char generate_usage[] =
 
 typedef struct {
     const char *dir, *ids, *prompt, *chat;
-    long n_predict, threads, ctx, top_k;
-    double temp, top_p, min_p;
-    unsigned long long seed;
-    int greedy, no_think, ignore_eos, print_ids, have_temp, have_top_k, have_top_p, have_min_p;
+    long n_predict, threads, ctx;
+    cli_sampling sampling;
+    int no_think, ignore_eos, print_ids;
     int printed_any;  /* output state */
 } gen_opts;
 
 static int parse_opts(int argc, char **argv, gen_opts *o) {
-    enum { O_IDS = 1000, O_CHAT, O_NOTHINK, O_GREEDY, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_SEED, O_IGNEOS, O_PRINTIDS };
+    enum { O_IDS = 1000, O_CHAT, O_NOTHINK, O_IGNEOS, O_PRINTIDS };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},   {"ids", required_argument, 0, O_IDS},
         {"prompt", required_argument, 0, 'p'},  {"chat", required_argument, 0, O_CHAT},
         {"no-think", no_argument, 0, O_NOTHINK}, {"n-predict", required_argument, 0, 'n'},
-        {"greedy", no_argument, 0, O_GREEDY},   {"temp", required_argument, 0, O_TEMP},
-        {"top-k", required_argument, 0, O_TOPK}, {"top-p", required_argument, 0, O_TOPP},
-        {"min-p", required_argument, 0, O_MINP}, {"seed", required_argument, 0, O_SEED},
+        CLI_SAMPLING_LONGOPTS,
         {"ignore-eos", no_argument, 0, O_IGNEOS}, {"print-ids", no_argument, 0, O_PRINTIDS},
         {"threads", required_argument, 0, 't'}, {"ctx", required_argument, 0, 'c'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
@@ -54,10 +46,13 @@ static int parse_opts(int argc, char **argv, gen_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = 128;
     o->threads = 1;
-    long seed = 0;
     int c;
     while ((c = cli_getopt(cmd, argc, argv, "m:p:n:t:c:h", opts)) != -1) {
-        int bad = 0;
+        int bad = cli_sampling_option(cmd, c, optarg, &o->sampling);
+        if (bad) {
+            if (bad < 0) return CLI_EXIT_BADINPUT;
+            continue;
+        }
         switch (c) {
         case 'm': o->dir = optarg; break;
         case O_IDS: o->ids = optarg; break;
@@ -65,12 +60,6 @@ static int parse_opts(int argc, char **argv, gen_opts *o) {
         case O_CHAT: o->chat = optarg; break;
         case O_NOTHINK: o->no_think = 1; break;
         case 'n': bad = cli_parse_int(cmd, "--n-predict", optarg, 0, 1 << 24, &o->n_predict); break;
-        case O_GREEDY: o->greedy = 1; break;
-        case O_TEMP: bad = cli_parse_float(cmd, "--temp", optarg, &o->temp); o->have_temp = 1; break;
-        case O_TOPK: bad = cli_parse_int(cmd, "--top-k", optarg, 0, 1 << 30, &o->top_k); o->have_top_k = 1; break;
-        case O_TOPP: bad = cli_parse_float(cmd, "--top-p", optarg, &o->top_p); o->have_top_p = 1; break;
-        case O_MINP: bad = cli_parse_float(cmd, "--min-p", optarg, &o->min_p); o->have_min_p = 1; break;
-        case O_SEED: bad = cli_parse_int(cmd, "--seed", optarg, 0, __LONG_MAX__, &seed); break;
         case O_IGNEOS: o->ignore_eos = 1; break;
         case O_PRINTIDS: o->print_ids = 1; break;
         case 't': bad = cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
@@ -80,7 +69,6 @@ static int parse_opts(int argc, char **argv, gen_opts *o) {
         }
         if (bad) return CLI_EXIT_BADINPUT;
     }
-    o->seed = (unsigned long long)seed;
     if (optind < argc) return cli_bad(cmd, "unexpected argument '%s'", argv[optind]);
     if (!o->dir) return cli_bad(cmd, "no model given (-m DIR)");
     if (!!o->ids + !!o->prompt + !!o->chat != 1)
@@ -122,18 +110,6 @@ static int prompt_ids(const gen_opts *o, qwenc_model *m, int32_t **ids, int *n, 
     }
     *n = (int)nn;
     return rc;
-}
-
-static int sampler_for(const gen_opts *o, const qwenc_gen_defaults *d, qwenc_sampler **out, char *err, size_t n) {
-    qwenc_sampler_params sp;
-    qwenc_sampler_params_init(&sp);
-    int sample = !o->greedy && (d->do_sample || o->have_temp);
-    sp.temperature = sample ? (o->have_temp ? (float)o->temp : d->temperature) : 0.0f;
-    sp.top_k = o->have_top_k ? (int)o->top_k : d->top_k;
-    sp.top_p = o->have_top_p ? (float)o->top_p : d->top_p;
-    sp.min_p = o->have_min_p ? (float)o->min_p : d->min_p;
-    sp.seed = o->seed;
-    return qwenc_sampler_new(&sp, out, err, n);
 }
 
 /* Prints ids or text as they come; stops nothing. */
@@ -178,11 +154,7 @@ int cmd_generate(int argc, char **argv) {
     int rc = qwenc_model_open(o.dir, &mp, &m, err, sizeof err);
     if (!rc) rc = prompt_ids(&o, m, &ids, &n, err, sizeof err);
     if (!rc) rc = qwenc_session_new(m, (int)o.ctx, &s, err, sizeof err);
-    qwenc_gen_defaults d;
-    if (!rc) {
-        qwenc_model_gen_defaults(m, &d);
-        rc = sampler_for(&o, &d, &smp, err, sizeof err);
-    }
+    if (!rc) rc = cli_sampler_new(m, &o.sampling, &smp, err, sizeof err);
     if (!rc) rc = generate(&o, m, s, smp, ids, n, err, sizeof err);
     if (rc && err[0]) fprintf(stderr, "qwenc generate: %s\n", err);
     free(ids);

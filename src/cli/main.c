@@ -10,6 +10,9 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
+    {"run", cmd_run, "answer one prompt with a model, streaming the reply"},
+    {"chat", cmd_chat, "talk with a model, turn after turn"},
+    {"list", cmd_list, "list the models in the models directory"},
     {"info", cmd_info, "show a model's architecture, parameters, tensors and memory"},
     {"generate", cmd_generate, "generate tokens from token ids or text"},
     {"logits", cmd_logits, "write the logits of every position to a file"},
