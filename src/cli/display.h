@@ -16,6 +16,7 @@ typedef struct {
     int in_think;
     int32_t think_open, think_close;  /* -1 when the tokenizer has none */
     int dimmed;          /* a dim escape is open */
+    int skip_newlines;   /* drop the newlines that follow a hidden think block */
 } cli_display;
 
 /* prompt/n_prompt: the prompt ids, to know whether the template left a
