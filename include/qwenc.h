@@ -39,6 +39,10 @@ typedef struct qwenc_model qwenc_model;
 typedef struct {
     size_t size;      /* sizeof(qwenc_model_params) */
     int n_threads;    /* worker threads for compute; <= 0 means 1 */
+    /* When set, the weights are read into memory at open (instead of page by
+     * page during the first tokens) and progress is reported as they are. */
+    void (*progress)(void *ctx, int64_t done_bytes, int64_t total_bytes);
+    void *progress_ctx;
 } qwenc_model_params;
 
 void qwenc_model_params_init(qwenc_model_params *p);

@@ -32,6 +32,7 @@ check '[[ "$out" == *"= 42."* ]]' "prompt on stdin: '$out'"
 if command -v script >/dev/null; then
   script -qec "$q run 'What is 12 + 30?' --greedy" /dev/null > "$tmp/tty" 2>&1
   check 'grep -q $'"'"'\033\[2m'"'"' "$tmp/tty" && grep -q "decode" "$tmp/tty"' "terminal: no dim escape or summary: $(cat -v "$tmp/tty")"
+  check 'grep -Eq "loading \[#+\] [0-9.]+ MiB / [0-9.]+ MiB .* ETA" "$tmp/tty"' "terminal: no loading progress bar: $(cat -v "$tmp/tty")"
 else
   echo "SKIPPED terminal display check: 'script' (util-linux) is not installed"
 fi

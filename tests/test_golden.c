@@ -225,12 +225,38 @@ static void check_fixture(const char *data, const char *name) {
     json_decref(g);
 }
 
+typedef struct { int calls; int64_t last_done, total; int monotonic; } progress_log;
+static void log_progress(void *ctx, int64_t done, int64_t total) {
+    progress_log *l = ctx;
+    l->monotonic &= done >= l->last_done && done <= total;
+    l->calls++;
+    l->last_done = done;
+    l->total = total;
+}
+
+/* With a progress callback the weights are read at open, reported up to the
+ * total size of the safetensors files. */
+static void check_progress(const char *dir) {
+    progress_log log = {0, 0, 0, 1};
+    qwenc_model_params p;
+    qwenc_model_params_init(&p);
+    p.progress = log_progress;
+    p.progress_ctx = &log;
+    qwenc_model *m = NULL;
+    char err[512];
+    CHECK(qwenc_model_open(dir, &p, &m, err, sizeof err) == 0, "open with progress: %s", err);
+    CHECK(log.calls >= 3 && log.monotonic && log.last_done == log.total && log.total > 20000000,
+          "progress: %d calls, %lld of %lld", log.calls, (long long)log.last_done, (long long)log.total);
+    qwenc_model_free(m);
+}
+
 static void check_demo(const char *root) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/models/qwenc-demo", root);
     json_error_t je;
     json_t *g = json_load_file(path2(dir, "golden.json"), 0, &je);
     CHECK(g != NULL, "demo golden: %s", je.text);
+    check_progress(dir);
     qwenc_model *m = open_model(dir, 2);
     if (!g || !m) return;
     qwenc_gen_defaults d;

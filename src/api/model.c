@@ -48,6 +48,7 @@ int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_m
     int rc = qw_config_load(path, &m->cfg, err, errlen);
     if (!rc) rc = qw_checkpoint_open(path, &m->ck, err, errlen);
     if (!rc) rc = qw_weights_bind(&m->cfg, &m->ck, path, &m->w, err, errlen);
+    if (!rc && params->progress) qw_checkpoint_prefetch(&m->ck, params->progress, params->progress_ctx);
     if (!rc) {
         m->be = qw_backend_cpu();
         m->pool = qw_pool_new(params->n_threads);

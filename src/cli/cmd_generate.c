@@ -1,5 +1,6 @@
 /* qwenc generate: a prompt (ids, text or one chat message) in, tokens out. */
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "cli/textgen.h"
 #include "qwenc.h"
 
@@ -146,12 +147,16 @@ int cmd_generate(int argc, char **argv) {
     qwenc_model_params mp;
     qwenc_model_params_init(&mp);
     mp.n_threads = (int)o.threads;
+    cli_progress bar;
+    cli_progress_init(&bar, "loading");
+    if (bar.enabled) mp.progress = cli_progress_update, mp.progress_ctx = &bar;
     qwenc_model *m = NULL;
     qwenc_session *s = NULL;
     qwenc_sampler *smp = NULL;
     int32_t *ids = NULL;
     int n = 0;
     int rc = qwenc_model_open(o.dir, &mp, &m, err, sizeof err);
+    cli_progress_end(&bar);
     if (!rc) rc = prompt_ids(&o, m, &ids, &n, err, sizeof err);
     if (!rc) rc = qwenc_session_new(m, (int)o.ctx, &s, err, sizeof err);
     if (!rc) rc = cli_sampler_new(m, &o.sampling, &smp, err, sizeof err);

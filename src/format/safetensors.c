@@ -240,6 +240,23 @@ int qw_checkpoint_open(const char *dir, qw_checkpoint *ck, char *err, size_t err
     return rc;
 }
 
+void qw_checkpoint_prefetch(const qw_checkpoint *ck, void (*progress)(void *, int64_t, int64_t), void *ctx) {
+    int64_t total = 0, done = 0;
+    for (int i = 0; i < ck->n_files; i++) total += (int64_t)ck->files[i].size;
+    const size_t chunk = 16u << 20, page = 4096;
+    volatile unsigned char sink = 0;
+    for (int i = 0; i < ck->n_files; i++) {
+        const qw_mapped_file *f = &ck->files[i];
+        for (size_t off = 0; off < f->size; off += chunk) {
+            size_t end = off + chunk < f->size ? off + chunk : f->size;
+            for (size_t p = off; p < end; p += page) sink ^= f->data[p];
+            done += (int64_t)(end - off);
+            if (progress) progress(ctx, done, total);
+        }
+    }
+    (void)sink;
+}
+
 void qw_checkpoint_close(qw_checkpoint *ck) {
     for (int i = 0; i < ck->n_tensors; i++) free(ck->tensors[i].name);
     for (int i = 0; i < ck->n_files; i++) {

@@ -42,4 +42,8 @@ int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path,
 
 const qw_st_tensor *qw_checkpoint_find(const qw_checkpoint *ck, const char *name);
 
+/* Reads every page of the mapped files (so the first tokens do not wait on
+ * the disk), calling progress as it goes. */
+void qw_checkpoint_prefetch(const qw_checkpoint *ck, void (*progress)(void *, int64_t, int64_t), void *ctx);
+
 #endif

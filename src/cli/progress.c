@@ -1,0 +1,46 @@
+#include "cli/progress.h"
+#include "cli/textgen.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+void cli_progress_init(cli_progress *p, const char *label) {
+    p->label = label;
+    p->enabled = isatty(STDERR_FILENO);
+    p->start = cli_now();
+    p->last_draw = 0;
+    p->drawn = 0;
+}
+
+static void human(char *out, size_t n, double bytes) {
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) bytes /= 1024, u++;
+    snprintf(out, n, "%.1f %s", bytes, units[u]);
+}
+
+void cli_progress_update(void *ctx, int64_t done, int64_t total) {
+    cli_progress *p = ctx;
+    double now = cli_now();
+    if (!p->enabled || (now - p->last_draw < 0.1 && done < total)) return;
+    p->last_draw = now;
+    double el = now - p->start, rate = el > 0 ? (double)done / el : 0;
+    double frac = total > 0 ? (double)done / (double)total : 1;
+    char bar[31], d[24], t[24], r[24];
+    int fill = (int)(frac * 30);
+    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+    bar[30] = 0;
+    human(d, sizeof d, (double)done);
+    human(t, sizeof t, (double)total);
+    human(r, sizeof r, rate);
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    fprintf(stderr, "\r%s [%s] %s / %s  %s/s  ETA %.0fs \033[K", p->label, bar, d, t, r, eta);
+    fflush(stderr);
+    p->drawn = 1;
+}
+
+void cli_progress_end(cli_progress *p) {
+    if (p->drawn) fputs("\r\033[K", stderr);
+    fflush(stderr);
+    p->drawn = 0;
+}

@@ -1,0 +1,23 @@
+/* A progress bar on stderr for long operations (loading weights, later
+ * quantizing, converting, uploading): bytes, rate and time left, redrawn in
+ * place on a terminal at most 10 times a second; nothing on a pipe. */
+#ifndef QW_CLI_PROGRESS_H
+#define QW_CLI_PROGRESS_H
+
+#include <stdint.h>
+
+typedef struct {
+    const char *label;
+    int enabled;         /* stderr is a terminal */
+    double start, last_draw;
+    int drawn;
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, const char *label);
+/* Matches qwenc_model_params.progress: ctx is a cli_progress. */
+void cli_progress_update(void *ctx, int64_t done, int64_t total);
+/* Removes the bar from the terminal. */
+void cli_progress_end(cli_progress *p);
+
+
+#endif
