@@ -200,6 +200,7 @@ static void check_fixture(const char *data, const char *name) {
             double lse = json_number_value(json_array_get(json_object_get(p, "logsumexp"), (size_t)t));
             worst_lse = fmax(worst_lse, fabs(logsumexp(row, vocab) - lse));
         }
+        printf("%s: max |diff| top-8 logits %.2e, logsumexp %.2e\n", what, worst, worst_lse);
         CHECK(worst <= 1e-3, "%s: top-8 logits max diff %g", what, worst);
         CHECK(worst_lse <= 1e-3, "%s: logsumexp max diff %g", what, worst_lse);
         CHECK(top1_bad == 0, "%s: top-1 differs at %d positions", what, top1_bad);
@@ -210,6 +211,7 @@ static void check_fixture(const char *data, const char *name) {
         if (f) fclose(f);
         double wl = 0;
         for (int v = 0; v < vocab; v++) wl = fmax(wl, fabs(last[v] - lg[(int64_t)(n - 1) * vocab + v]));
+        printf("%s: max |diff| full last-position logits %.2e\n", what, wl);
         CHECK(wl <= 1e-3, "%s: last-position logits max diff %g", what, wl);
         /* two threads: bit-identical */
         float *lg2 = eval_all(m2, ids, n, vocab);
