@@ -49,7 +49,12 @@ check 'echo "$out" | grep -q "qwenc-demo.*bundled"' "list shows the bundled mode
 QWENC_MODELS=$tmp/models "$q" run nosuch "hi" >/dev/null 2>"$tmp/err"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "model '"'"'nosuch'"'"' not found" "$tmp/err"' "unknown model: rc $rc $(cat "$tmp/err")"
 QWENC_MODELS=$tmp/models "$q" run other "hi" >/dev/null 2>"$tmp/err"; rc=$?
-check '[ $rc -eq 2 ] && grep -q "GGUF" "$tmp/err"' "gguf: rc $rc $(cat "$tmp/err")"
+check '[ $rc -eq 2 ] && grep -q "other.gguf" "$tmp/err"' "empty .gguf file: rc $rc $(cat "$tmp/err")"
+cp "$QWENC_GGUF_FIXTURE" "$tmp/models/tiny.gguf"
+out=$(QWENC_MODELS=$tmp/models "$q" list)
+check 'echo "$out" | grep -Eq "^tiny +[0-9.]+ MiB +qwen3 +q8_0 +4.9M"' "list shows a .gguf model: $out"
+QWENC_MODELS=$tmp/models "$q" run tiny "hi" -n 4 >/dev/null 2>"$tmp/err"; rc=$?
+check '[ $rc -eq 0 ]' "run a .gguf by name: rc $rc $(cat "$tmp/err")"
 "$q" run >/dev/null 2>"$tmp/err" </dev/null; rc=$?
 check '[ $rc -eq 2 ] && grep -q "empty" "$tmp/err"' "empty stdin prompt: rc $rc $(cat "$tmp/err")"
 

@@ -1,6 +1,7 @@
 /* Public API: models and sessions. */
 #include "base/err.h"
 #include "base/file.h"
+#include "format/gguf_model.h"
 #include "model/model.h"
 
 #include <math.h>
@@ -45,9 +46,18 @@ int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_m
         free(m);
         return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     }
-    int rc = qw_config_load(path, &m->cfg, err, errlen);
-    if (!rc) rc = qw_checkpoint_open(path, &m->ck, err, errlen);
-    if (!rc) rc = qw_weights_bind(&m->cfg, &m->ck, path, &m->w, err, errlen);
+    int gguf = !qw_is_dir(path) && qw_file_exists(path), rc;  /* a file: GGUF (or an error saying why not) */
+    if (gguf) {
+        rc = qw_gguf_model_open(path, &m->cfg, &m->ck, err, errlen);
+        /* tensor errors read "<dir>/<file>" */
+        char *slash = strrchr(m->dir, '/');
+        if (slash) *slash = 0;
+        else strcpy(m->dir, ".");
+    } else {
+        rc = qw_config_load(path, &m->cfg, err, errlen);
+        if (!rc) rc = qw_checkpoint_open(path, &m->ck, err, errlen);
+    }
+    if (!rc) rc = qw_weights_bind(&m->cfg, &m->ck, m->dir, &m->w, err, errlen);
     if (!rc && params->progress) qw_checkpoint_prefetch(&m->ck, params->progress, params->progress_ctx);
     if (!rc) {
         m->be = qw_backend_cpu();
@@ -55,7 +65,9 @@ int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_m
         m->inv_freq = rope_inv_freq(&m->cfg);
         if (!m->pool || !m->inv_freq) rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     }
-    if (!rc) {
+    if (!rc && gguf) {
+        rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);  /* a lone .gguf is a whole model */
+    } else if (!rc) {
         char *tj = qw_path_join(path, "tokenizer.json");
         if (tj && qw_file_exists(tj)) rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);
         free(tj);

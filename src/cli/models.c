@@ -62,8 +62,7 @@ int cli_resolve_model(const char *cmd, const char *arg, char *out, size_t outlen
     }
     if (is_dir(arg)) return snprintf(out, outlen, "%s", arg), 0;
     if (is_file(arg)) {
-        if (ends_with(arg, ".gguf"))
-            return cli_bad(cmd, "%s: GGUF files cannot be loaded yet; use the model's Hugging Face directory", arg);
+        if (ends_with(arg, ".gguf")) return snprintf(out, outlen, "%s", arg), 0;
         return cli_bad(cmd, "%s: not a model directory or a .gguf file", arg);
     }
     char dir[PATH_MAX];
@@ -72,14 +71,15 @@ int cli_resolve_model(const char *cmd, const char *arg, char *out, size_t outlen
         snprintf(out, outlen, "%s/%s", dir, arg);
         if (is_dir(out)) return 0;
         snprintf(out, outlen, "%s/%s.gguf", dir, arg);
-        if (is_file(out))
-            return cli_bad(cmd, "%s: GGUF files cannot be loaded yet; use the model's Hugging Face directory", out);
+        if (is_file(out)) return 0;
     }
     return cli_bad(cmd, "model '%s' not found: no such directory, and no model of that name in %s (see qwenc list)",
                    arg, dir);
 }
 
 static long long dir_bytes(const char *path) {
+    struct stat fst;
+    if (stat(path, &fst) == 0 && S_ISREG(fst.st_mode)) return fst.st_size;  /* a .gguf file */
     DIR *d = opendir(path);
     if (!d) return 0;
     long long total = 0;
@@ -119,7 +119,8 @@ static const char list_usage_text[] =
     "Lists the models in the models directory ($QWENC_MODELS, default\n"
     "~/.cache/qwenc/models) with size, architecture, weight type and\n"
     "parameters, and the bundled demo model. A model there is a directory in\n"
-    "Hugging Face layout; its directory name is the name to give to run/chat.\n";
+    "Hugging Face layout or a .gguf file; its name (without .gguf) is the name\n"
+    "to give to run and chat.\n";
 
 int cmd_list(int argc, char **argv) {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -142,8 +143,12 @@ int cmd_list(int argc, char **argv) {
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (is_dir(path)) list_one(e->d_name, path, "");
-        else if (ends_with(e->d_name, ".gguf")) printf("%-28s %10s  (GGUF: not loadable yet)\n", e->d_name, "");
+        if (is_dir(path)) {
+            list_one(e->d_name, path, "");
+        } else if (ends_with(e->d_name, ".gguf")) {
+            e->d_name[strlen(e->d_name) - 5] = 0;  /* the name to run it by */
+            list_one(e->d_name, path, "");
+        }
     }
     closedir(d);
     return 0;

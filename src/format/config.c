@@ -131,7 +131,7 @@ static int load_moe(const char *path, json_t *root, qw_config *c, char *err, siz
     return 0;
 }
 
-static int load_generation_config(const char *dir, qw_config *c, char *err, size_t errlen) {
+void qw_config_default_generation(qw_config *c) {
     c->gen.temperature = 1.0f;
     c->gen.top_p = 1.0f;
     c->gen.top_k = 50;  /* transformers' GenerationConfig defaults */
@@ -139,6 +139,10 @@ static int load_generation_config(const char *dir, qw_config *c, char *err, size
     c->gen.do_sample = 0;
     c->gen.n_eos = 0;
     if (c->eos_id >= 0) c->gen.eos_ids[c->gen.n_eos++] = c->eos_id;
+}
+
+static int load_generation_config(const char *dir, qw_config *c, char *err, size_t errlen) {
+    qw_config_default_generation(c);
     char *path = qw_path_join(dir, "generation_config.json");
     if (!path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     if (!qw_file_exists(path)) {

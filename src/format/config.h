@@ -45,6 +45,10 @@ typedef struct {
 int qw_config_load(const char *dir, qw_config *c, char *err, size_t errlen);
 void qw_config_free(qw_config *c);
 
+/* Generation defaults when no generation_config.json says otherwise:
+ * transformers' GenerationConfig defaults (greedy), eos from the config. */
+void qw_config_default_generation(qw_config *c);
+
 /* Is layer i a mixture-of-experts layer? */
 int qw_config_layer_is_moe(const qw_config *c, int layer);
 

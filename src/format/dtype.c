@@ -15,6 +15,7 @@ static const struct {
     {QW_DT_U32, "U32", "u32", 4},   {QW_DT_U64, "U64", "u64", 8},
     {QW_DT_BOOL, "BOOL", "bool", 1}, {QW_DT_F8_E4M3, "F8_E4M3", "f8_e4m3", 1},
     {QW_DT_F8_E5M2, "F8_E5M2", "f8_e5m2", 1},
+    {QW_DT_Q8_0, "", "q8_0", 0},    {QW_DT_Q4_0, "", "q4_0", 0},
 };
 #define N_DTYPES (sizeof dtypes / sizeof dtypes[0])
 
@@ -32,8 +33,18 @@ const char *qw_dtype_name(qw_dtype t) {
 
 qw_dtype qw_dtype_from_safetensors(const char *s) {
     for (size_t i = 0; i < N_DTYPES; i++)
-        if (!strcmp(dtypes[i].st_name, s)) return dtypes[i].t;
+        if (*s && !strcmp(dtypes[i].st_name, s)) return dtypes[i].t;
     return QW_DT_UNKNOWN;
+}
+
+int qw_dtype_block(qw_dtype t) { return t == QW_DT_Q8_0 || t == QW_DT_Q4_0 ? 32 : 1; }
+
+int64_t qw_dtype_row_bytes(qw_dtype t, int64_t n) {
+    switch (t) {
+    case QW_DT_Q8_0: return n / 32 * 34;
+    case QW_DT_Q4_0: return n / 32 * 18;
+    default: return n * (int64_t)qw_dtype_size(t);
+    }
 }
 
 float qw_f16_to_f32(uint16_t h) {

@@ -12,9 +12,17 @@ typedef enum {
     /* valid in safetensors, not usable as weights */
     QW_DT_F64, QW_DT_I64, QW_DT_I32, QW_DT_I16, QW_DT_I8, QW_DT_U8, QW_DT_U16, QW_DT_U32,
     QW_DT_U64, QW_DT_BOOL, QW_DT_F8_E4M3, QW_DT_F8_E5M2,
+    /* ggml block formats (from GGUF files): 32 elements a block */
+    QW_DT_Q8_0, QW_DT_Q4_0,
+    QW_DT_COUNT
 } qw_dtype;
 
+/* Bytes of one element; 0 for block formats (see qw_dtype_row_bytes). */
 size_t qw_dtype_size(qw_dtype t);
+/* Elements per block: 1 for plain types, 32 for Q8_0/Q4_0. */
+int qw_dtype_block(qw_dtype t);
+/* Bytes of a row of n elements (n a whole number of blocks). */
+int64_t qw_dtype_row_bytes(qw_dtype t, int64_t n);
 const char *qw_dtype_name(qw_dtype t);          /* "bf16" */
 qw_dtype qw_dtype_from_safetensors(const char *s); /* "BF16" -> QW_DT_BF16 */
 

@@ -74,7 +74,7 @@ typedef struct {
     size_t nbytes;
 } qw_gguf_tensor;
 
-typedef struct {
+typedef struct qw_gguf {
     qw_mapped_file file;
     char *path;                 /* for error messages */
     uint32_t version;

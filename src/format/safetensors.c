@@ -1,6 +1,7 @@
 #include "format/safetensors.h"
 #include "base/err.h"
 #include "base/json.h"
+#include "format/gguf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +259,11 @@ void qw_checkpoint_prefetch(const qw_checkpoint *ck, void (*progress)(void *, in
 }
 
 void qw_checkpoint_close(qw_checkpoint *ck) {
+    if (ck->gguf) {  /* the GGUF owns the mapping; file_names[0] names it */
+        qw_gguf_close(ck->gguf);
+        free(ck->gguf);
+        if (ck->file_names) free(ck->file_names[0]);
+    }
     for (int i = 0; i < ck->n_tensors; i++) free(ck->tensors[i].name);
     for (int i = 0; i < ck->n_files; i++) {
         qw_file_unmap(&ck->files[i]);

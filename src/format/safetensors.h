@@ -29,6 +29,7 @@ typedef struct {
     int n_files;
     qw_st_tensor *tensors;
     int n_tensors;
+    struct qw_gguf *gguf;  /* set when the tensors are views of a GGUF file */
 } qw_checkpoint;
 
 /* Opens dir/model.safetensors, or the shards listed in

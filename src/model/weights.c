@@ -12,20 +12,22 @@ typedef struct {
     const char *dir;
     char *err;
     size_t errlen;
-    int64_t n_params, n_bytes, bytes_by_dtype[4];
+    int64_t n_params, n_bytes, bytes_by_dtype[QW_DT_COUNT];
 } binder;
 
 static int find(binder *b, const char *name, int rank, const int64_t *shape, const qw_st_tensor **out) {
     const qw_st_tensor *t = qw_checkpoint_find(b->ck, name);
     if (!t) return qw_errf(b->err, b->errlen, QWENC_EFORMAT, "%s: missing tensor '%s'", b->dir, name);
     const char *file = b->ck->file_names[t->file_index];
-    if (t->dtype != QW_DT_BF16 && t->dtype != QW_DT_F16 && t->dtype != QW_DT_F32)
+    int quant = t->dtype == QW_DT_Q8_0 || t->dtype == QW_DT_Q4_0;
+    if (t->dtype != QW_DT_BF16 && t->dtype != QW_DT_F16 && t->dtype != QW_DT_F32 && !(quant && rank == 2))
         return qw_errf(b->err, b->errlen, QWENC_EUNSUPPORTED,
-                       "%s/%s: tensor '%s' has dtype %s; weights must be bf16, f16 or f32", b->dir, file,
-                       name, qw_dtype_name(t->dtype));
-    /* Kernels load elements directly; hub files align tensor data, an odd
-     * offset means a damaged or hand-made file. */
-    if ((uintptr_t)t->data % qw_dtype_size(t->dtype))
+                       "%s/%s: tensor '%s' has dtype %s; weights must be bf16, f16 or f32 (or q8_0/q4_0 "
+                       "matrices)", b->dir, file, name, qw_dtype_name(t->dtype));
+    /* Kernels load plain elements directly; hub files align tensor data, an
+     * odd offset means a damaged or hand-made file. Block formats are read
+     * bytewise. */
+    if (!quant && (uintptr_t)t->data % qw_dtype_size(t->dtype))
         return qw_errf(b->err, b->errlen, QWENC_EFORMAT,
                        "%s/%s: tensor '%s' data is not aligned to its %zu-byte elements", b->dir, file, name,
                        qw_dtype_size(t->dtype));
@@ -153,7 +155,7 @@ int qw_weights_bind(const qw_config *c, const qw_checkpoint *ck, const char *dir
     w->n_params_active = b.n_params - inactive;
     w->n_bytes = b.n_bytes;
     w->main_dtype = QW_DT_F32;
-    for (int d = QW_DT_F32; d <= QW_DT_BF16; d++)
+    for (int d = QW_DT_F32; d < QW_DT_COUNT; d++)
         if (b.bytes_by_dtype[d] > b.bytes_by_dtype[w->main_dtype]) w->main_dtype = (qw_dtype)d;
     return 0;
 fail:

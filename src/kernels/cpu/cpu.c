@@ -73,7 +73,7 @@ static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y,
     per = (per + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
     n_tasks = (w->rows + per - 1) / per;
     matmul_job j = {qw_tile_best(), w, x, y, n_tok, per, NULL};
-    if (w->dtype == QW_DT_F16 || (w->dtype == QW_DT_BF16 && n_tok > QW_TILE_NT)) {
+    if (w->dtype != QW_DT_F32 && !(w->dtype == QW_DT_BF16 && n_tok <= QW_TILE_NT)) {
         j.scratch = malloc((size_t)nt * ROW_BLOCK * (size_t)w->cols * sizeof(float));
         if (!j.scratch) {
             ref_matmul(pool, w, x, y, n_tok);  /* slower, but needs only one row of memory */

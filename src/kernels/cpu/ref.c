@@ -1,4 +1,6 @@
 #include "kernels/cpu/ref.h"
+#include "format/gguf.h"
+#include "format/quant.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +15,12 @@ float qw_vec_get(const qw_vec *v, int64_t i) {
 }
 
 void ref_row_to_f32(const qw_mat *w, int64_t row, float *out) {
-    qw_vec v = {(const char *)w->data + row * w->cols * (int64_t)qw_dtype_size(w->dtype), w->dtype, w->cols};
+    const char *src = (const char *)w->data + row * qw_dtype_row_bytes(w->dtype, w->cols);
+    if (w->dtype == QW_DT_Q8_0 || w->dtype == QW_DT_Q4_0) {
+        qw_dequant_row(w->dtype == QW_DT_Q8_0 ? QW_GGML_Q8_0 : QW_GGML_Q4_0, src, w->cols, out);
+        return;
+    }
+    qw_vec v = {src, w->dtype, w->cols};
     for (int64_t c = 0; c < w->cols; c++) out[c] = qw_vec_get(&v, c);
 }
 

@@ -1,0 +1,226 @@
+#include "format/gguf_model.h"
+#include "base/err.h"
+#include "format/gguf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- metadata -> qw_config ---- */
+
+/* An optional integer "<arch>.<key>"; keeps *out when absent. */
+static int arch_int(const qw_gguf *g, const char *arch, const char *key, int required, int *out, char *err,
+                    size_t errlen) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    const qw_gguf_kv *kv = qw_gguf_find(g, full);
+    int64_t v;
+    if (!kv) return required ? qw_errf(err, errlen, QWENC_EFORMAT, "%s: missing '%s'", g->path, full) : 0;
+    if (!qw_gguf_kv_i64(kv, &v) || v < 0 || v > 1000000000)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not a count", g->path, full);
+    *out = (int)v;
+    return 0;
+}
+
+static int arch_float(const qw_gguf *g, const char *arch, const char *key, double *out, char *err, size_t errlen) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    const qw_gguf_kv *kv = qw_gguf_find(g, full);
+    if (kv && !qw_gguf_kv_f64(kv, out))
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not a number", g->path, full);
+    return 0;
+}
+
+static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_t errlen) {
+    static const struct { const char *name, *hf_name; qw_arch arch; } archs[] = {
+        {"qwen3", "qwen3", QW_ARCH_QWEN3}, {"qwen2", "qwen2", QW_ARCH_QWEN2}, {"qwen3moe", "qwen3_moe", QW_ARCH_QWEN3_MOE}};
+    const char *a;
+    size_t alen;
+    int rc = qw_gguf_get_str(g, "general.architecture", &a, &alen, err, errlen);
+    if (rc) return rc;
+    char arch[32];
+    snprintf(arch, sizeof arch, "%.*s", (int)(alen < 31 ? alen : 31), a);
+    size_t i = 0;
+    while (i < sizeof archs / sizeof archs[0] && strcmp(archs[i].name, arch)) i++;
+    if (i == sizeof archs / sizeof archs[0])
+        return qw_errf(err, errlen, QWENC_EUNSUPPORTED,
+                       "%s: unsupported architecture '%s' (supported: qwen3, qwen2, qwen3moe)", g->path, arch);
+    c->arch = archs[i].arch;
+    c->arch_name = archs[i].hf_name;
+    const qw_gguf_tensor *emb = qw_gguf_tensor_find(g, "token_embd.weight");
+    if (!emb || emb->n_dims != 2) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: no 2-D token_embd.weight", g->path);
+    c->vocab_size = (int)emb->ne[1];
+    if ((rc = arch_int(g, arch, "block_count", 1, &c->n_layers, err, errlen)) ||
+        (rc = arch_int(g, arch, "embedding_length", 1, &c->hidden_size, err, errlen)) ||
+        (rc = arch_int(g, arch, "feed_forward_length", c->arch != QW_ARCH_QWEN3_MOE, &c->intermediate_size, err, errlen)) ||
+        (rc = arch_int(g, arch, "attention.head_count", 1, &c->n_heads, err, errlen)))
+        return rc;
+    c->n_kv_heads = c->n_heads;
+    c->head_dim = c->n_heads ? c->hidden_size / c->n_heads : 0;
+    c->max_position_embeddings = 32768;
+    c->rope_theta = 10000.0;
+    c->rms_norm_eps = 1e-6;
+    if ((rc = arch_int(g, arch, "attention.head_count_kv", 0, &c->n_kv_heads, err, errlen)) ||
+        (rc = arch_int(g, arch, "attention.key_length", 0, &c->head_dim, err, errlen)) ||
+        (rc = arch_int(g, arch, "context_length", 0, &c->max_position_embeddings, err, errlen)) ||
+        (rc = arch_float(g, arch, "rope.freq_base", &c->rope_theta, err, errlen)) ||
+        (rc = arch_float(g, arch, "attention.layer_norm_rms_epsilon", &c->rms_norm_eps, err, errlen)))
+        return rc;
+    if (!c->n_layers || !c->hidden_size || !c->n_heads || !c->n_kv_heads || c->n_heads % c->n_kv_heads ||
+        c->head_dim < 2 || c->head_dim % 2 || c->vocab_size < 1 || c->max_position_embeddings < 1)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: inconsistent %s.* dimensions", g->path, arch);
+    c->tie_word_embeddings = qw_gguf_tensor_find(g, "output.weight") == NULL;
+    c->attention_bias = qw_gguf_tensor_find(g, "blk.0.attn_q.bias") != NULL;
+    c->qk_norm = c->arch != QW_ARCH_QWEN2;
+    if (c->arch == QW_ARCH_QWEN3_MOE) {
+        c->decoder_sparse_step = 1;
+        c->norm_topk_prob = 1;  /* every released Qwen3-MoE; llama.cpp assumes it too */
+        if ((rc = arch_int(g, arch, "expert_count", 1, &c->n_experts, err, errlen)) ||
+            (rc = arch_int(g, arch, "expert_used_count", 1, &c->n_experts_per_tok, err, errlen)) ||
+            (rc = arch_int(g, arch, "expert_feed_forward_length", 1, &c->moe_intermediate_size, err, errlen)))
+            return rc;
+        if (!c->n_experts || !c->n_experts_per_tok || c->n_experts_per_tok > c->n_experts)
+            return qw_errf(err, errlen, QWENC_EFORMAT, "%s: inconsistent expert counts", g->path);
+    }
+    c->mlp_only = calloc((size_t)c->n_layers, 1);
+    if (!c->mlp_only) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    int64_t v;
+    const qw_gguf_kv *kv;
+    c->bos_id = c->eos_id = -1;
+    if ((kv = qw_gguf_find(g, "tokenizer.ggml.bos_token_id")) && qw_gguf_kv_i64(kv, &v)) c->bos_id = (int)v;
+    if ((kv = qw_gguf_find(g, "tokenizer.ggml.eos_token_id")) && qw_gguf_kv_i64(kv, &v)) c->eos_id = (int)v;
+    snprintf(c->dtype, sizeof c->dtype, "%s", qw_gguf_type_name(emb->type));
+    qw_config_default_generation(c);
+    return 0;
+}
+
+/* ---- tensors -> checkpoint under Hugging Face names ---- */
+
+static const struct { const char *gguf, *hf; } layer_names[] = {
+    {"attn_norm", "input_layernorm"},  {"ffn_norm", "post_attention_layernorm"},
+    {"attn_q", "self_attn.q_proj"},    {"attn_k", "self_attn.k_proj"},
+    {"attn_v", "self_attn.v_proj"},    {"attn_output", "self_attn.o_proj"},
+    {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"},
+    {"ffn_gate", "mlp.gate_proj"},     {"ffn_up", "mlp.up_proj"},
+    {"ffn_down", "mlp.down_proj"},     {"ffn_gate_inp", "mlp.gate"},
+};
+static const struct { const char *gguf, *hf; } expert_names[] = {
+    {"ffn_gate_exps", "gate_proj"}, {"ffn_up_exps", "up_proj"}, {"ffn_down_exps", "down_proj"}};
+
+static qw_dtype dtype_of(uint32_t ggml_type) {
+    switch (ggml_type) {
+    case QW_GGML_F32: return QW_DT_F32;
+    case QW_GGML_F16: return QW_DT_F16;
+    case QW_GGML_BF16: return QW_DT_BF16;
+    case QW_GGML_Q8_0: return QW_DT_Q8_0;
+    case QW_GGML_Q4_0: return QW_DT_Q4_0;
+    default: return QW_DT_UNKNOWN;
+    }
+}
+
+static int add(qw_checkpoint *ck, const char *name, const qw_gguf_tensor *t, int rank, const int64_t *shape,
+               const void *data, size_t nbytes, char *err, size_t errlen) {
+    if (ck->n_tensors % 256 == 0) {
+        qw_st_tensor *nt = realloc(ck->tensors, (size_t)(ck->n_tensors + 256) * sizeof *nt);
+        if (!nt) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+        ck->tensors = nt;
+    }
+    qw_st_tensor *s = &ck->tensors[ck->n_tensors];
+    memset(s, 0, sizeof *s);
+    if (!(s->name = strdup(name))) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    s->dtype = dtype_of(t->type);
+    s->rank = rank;
+    memcpy(s->shape, shape, (size_t)rank * sizeof *shape);
+    s->data = data;
+    s->nbytes = nbytes;
+    ck->n_tensors++;
+    return 0;
+}
+
+/* The Hugging Face name of a GGUF tensor ("" when the model does not use it). */
+static void hf_name(const char *g, char *out, size_t n) {
+    int layer, used = 0;
+    char part[64], kind[16];
+    out[0] = 0;
+    if (!strcmp(g, "token_embd.weight")) snprintf(out, n, "model.embed_tokens.weight");
+    else if (!strcmp(g, "output_norm.weight")) snprintf(out, n, "model.norm.weight");
+    else if (!strcmp(g, "output.weight")) snprintf(out, n, "lm_head.weight");
+    else if (sscanf(g, "blk.%d.%63[a-z_].%15[a-z]%n", &layer, part, kind, &used) == 3 && !g[used])
+        for (size_t i = 0; i < sizeof layer_names / sizeof layer_names[0]; i++)
+            if (!strcmp(part, layer_names[i].gguf))
+                snprintf(out, n, "model.layers.%d.%s.%s", layer, layer_names[i].hf, kind);
+}
+
+/* blk.N.ffn_{gate,up,down}_exps.weight, ne [in, out, n_expert] -> one view per expert. */
+static int add_experts(qw_checkpoint *ck, const qw_gguf *g, const qw_gguf_tensor *t, char *err, size_t errlen) {
+    int layer, used = 0;
+    char part[64];
+    if (sscanf(t->name, "blk.%d.%63[a-z_].weight%n", &layer, part, &used) != 2 || t->name[used]) return 1;
+    for (size_t i = 0; i < sizeof expert_names / sizeof expert_names[0]; i++) {
+        if (strcmp(part, expert_names[i].gguf)) continue;
+        if (t->n_dims != 3) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not 3-D", g->path, t->name);
+        int64_t shape[2] = {t->ne[1], t->ne[0]};
+        size_t per = (size_t)qw_gguf_row_size(t->type, t->ne[0]) * (size_t)t->ne[1];
+        for (int64_t e = 0; e < t->ne[2]; e++) {
+            char name[160];
+            snprintf(name, sizeof name, "model.layers.%d.mlp.experts.%lld.%s.weight", layer, (long long)e,
+                     expert_names[i].hf);
+            int rc = add(ck, name, t, 2, shape, (const char *)t->data + e * per, per, err, errlen);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(((const qw_st_tensor *)a)->name, ((const qw_st_tensor *)b)->name);
+}
+
+static int tensors_from_gguf(const qw_gguf *g, qw_checkpoint *ck, char *err, size_t errlen) {
+    for (size_t i = 0; i < g->n_tensors; i++) {
+        const qw_gguf_tensor *t = &g->tensors[i];
+        char name[160];
+        hf_name(t->name, name, sizeof name);
+        int rc = name[0] ? 1 : add_experts(ck, g, t, err, errlen);
+        if (rc <= 0) {
+            if (rc < 0) return rc;
+            continue;
+        }
+        if (!name[0]) continue;  /* not a tensor this model reads */
+        if (dtype_of(t->type) == QW_DT_UNKNOWN)
+            return qw_errf(err, errlen, QWENC_EUNSUPPORTED,
+                           "%s: tensor '%s' is %s, which qwenc cannot compute with yet (f32, f16, bf16, q8_0, q4_0)",
+                           g->path, t->name, qw_gguf_type_name(t->type));
+        int64_t shape[QW_GGUF_MAX_DIMS];
+        for (int d = 0; d < t->n_dims; d++) shape[d] = t->ne[t->n_dims - 1 - d];
+        if ((rc = add(ck, name, t, t->n_dims, shape, t->data, t->nbytes, err, errlen))) return rc;
+    }
+    qsort(ck->tensors, (size_t)ck->n_tensors, sizeof *ck->tensors, cmp_name);
+    return 0;
+}
+
+int qw_gguf_model_open(const char *path, qw_config *c, qw_checkpoint *ck, char *err, size_t errlen) {
+    memset(c, 0, sizeof *c);
+    memset(ck, 0, sizeof *ck);
+    qw_gguf *g = calloc(1, sizeof *g);
+    if (!g) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    int rc = qw_gguf_open(path, g, err, errlen);
+    if (rc) {
+        free(g);
+        return rc;
+    }
+    ck->gguf = g;
+    /* Errors name tensors as "<dir>/<file>": the file is the base name. */
+    const char *base = strrchr(path, '/');
+    ck->file_names = calloc(1, sizeof *ck->file_names);
+    if (!ck->file_names || !(ck->file_names[0] = strdup(base ? base + 1 : path)))
+        rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    if (!rc) rc = config_from_metadata(g, c, err, errlen);
+    if (!rc) rc = tensors_from_gguf(g, ck, err, errlen);
+    if (rc) {
+        qw_config_free(c);
+        qw_checkpoint_close(ck);
+    }
+    return rc;
+}
