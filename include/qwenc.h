@@ -159,7 +159,12 @@ int32_t qwenc_sample(qwenc_sampler *s, const float *logits, int vocab_size);
 
 typedef struct qwenc_tokenizer qwenc_tokenizer;
 
-/* path: a directory holding tokenizer.json (+ tokenizer_config.json). */
+/* path: a directory holding tokenizer.json (+ tokenizer_config.json,
+ * chat_template.jinja), or a .gguf file (or any file starting with the GGUF
+ * magic) whose tokenizer.* metadata is read instead: tokens, token types,
+ * merges, pre-tokenizer name, special-token ids and chat template. Only
+ * byte-level BPE ("gpt2") with a known pre-tokenizer ("qwen2") is supported
+ * from GGUF. The file is not kept open. */
 int qwenc_tokenizer_open(const char *path, qwenc_tokenizer **out, char *err, size_t errlen);
 void qwenc_tokenizer_free(qwenc_tokenizer *t);
 

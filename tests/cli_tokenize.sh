@@ -98,5 +98,24 @@ expect_error "corrupt tokenizer.json" 2 "tokenizer.json:1:"
 run_cmd '[1]' detokenize -m "$tmp/broken"
 expect_error "corrupt tokenizer.json (detokenize)" 2 "tokenizer.json:1:"
 
+# A lone GGUF file is a tokenizer too (its metadata holds the vocabulary).
+GGUF=${QWENC_GGUF_FIXTURE:?run through ctest}
+text=$'Hello, world! <think>\nhi</think><|im_end|>'
+run_cmd "$text" tokenize -m "$TOK"
+want=$out
+run_cmd "$text" tokenize -m "$GGUF"
+expect_eq "tokenize -m FILE.gguf" "$out" "$want"
+expect_eq "tokenize -m FILE.gguf rc" "$rc" 0
+run_cmd '[9707, 11, 1879, 0, 151645]' detokenize -m "$GGUF" --skip-special
+expect_eq "detokenize -m FILE.gguf" "$out" "Hello, world!"
+run_cmd '{"messages": [{"role": "user", "content": "Hi"}], "add_generation_prompt": true}' template -m "$GGUF"
+expect_eq "template -m FILE.gguf" "$out" $'<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n'
+printf 'GGUF\3\0\0\0' >"$tmp/short.gguf"
+run_cmd 'x' tokenize -m "$tmp/short.gguf"
+expect_error "truncated GGUF" 2 "$tmp/short.gguf"
+printf 'not a model' >"$tmp/plain.txt"
+run_cmd 'x' tokenize -m "$tmp/plain.txt"
+expect_error "neither directory nor GGUF" 2 "not a directory or a GGUF file"
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 && $passed -gt 0 ]]

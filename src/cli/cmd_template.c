@@ -1,4 +1,5 @@
-/* qwenc template -m DIR: renders the chat template of DIR's tokenizer for a
+/* qwenc template -m DIR|FILE.gguf: renders the chat template of the
+ * tokenizer (tokenizer_config.json, or GGUF metadata) for a
  * JSON request read from stdin and prints the prompt exactly (no newline
  * added). */
 #include "cli/cli.h"
@@ -10,14 +11,15 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: qwenc template -m DIR < request.json\n\n"
-            "Renders the chat template of the tokenizer in DIR (tokenizer_config.json) for the\n"
+            "usage: qwenc template -m DIR|FILE.gguf < request.json\n\n"
+            "Renders the chat template of the tokenizer in DIR (tokenizer_config.json), or of a\n"
+            "GGUF file (tokenizer.chat_template), for the\n"
             "JSON request on stdin and prints the prompt exactly, without a trailing newline:\n"
             "  {\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"tools\": [...],\n"
             "   \"add_generation_prompt\": true, \"enable_thinking\": false}\n"
             "Every other key of the request is passed to the template as a variable.\n\n"
             "options:\n"
-            "  -m, --model DIR   model or tokenizer directory\n"
+            "  -m, --model DIR   model or tokenizer directory, or a .gguf file\n"
             "  -h, --help        show this help\n");
 }
 

@@ -1,5 +1,5 @@
 /* qwenc tokenize / detokenize: text <-> token ids with a model directory's
- * tokenizer (tokenizer.json); weights are never loaded. */
+ * tokenizer (tokenizer.json) or a GGUF file's; weights are never loaded. */
 #include "cli/cli.h"
 #include "qwenc.h"
 
@@ -10,17 +10,19 @@
 
 static void tokenize_usage(FILE *f) {
     fprintf(f,
-            "usage: qwenc tokenize -m DIR\n\n"
+            "usage: qwenc tokenize -m DIR|FILE.gguf\n\n"
             "Reads UTF-8 text on stdin and prints its token ids as a JSON array.\n\n"
-            "  -m, --model DIR   directory with tokenizer.json (+ tokenizer_config.json)\n"
+            "  -m, --model DIR   directory with tokenizer.json (+ tokenizer_config.json),\n"
+            "                    or a .gguf file with the tokenizer in its metadata\n"
             "  -h, --help        show this help\n");
 }
 
 static void detokenize_usage(FILE *f) {
     fprintf(f,
-            "usage: qwenc detokenize -m DIR [--skip-special]\n\n"
+            "usage: qwenc detokenize -m DIR|FILE.gguf [--skip-special]\n\n"
             "Reads a JSON array of token ids on stdin and prints the text (no newline added).\n\n"
-            "  -m, --model DIR    directory with tokenizer.json (+ tokenizer_config.json)\n"
+            "  -m, --model DIR    directory with tokenizer.json (+ tokenizer_config.json),\n"
+            "                     or a .gguf file with the tokenizer in its metadata\n"
             "      --skip-special leave out special tokens\n"
             "  -h, --help         show this help\n");
 }

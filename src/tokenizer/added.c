@@ -43,24 +43,48 @@ static int load_one(added_token *t, const json_t *item, size_t i, char *err, siz
     return 0;
 }
 
+int added_vocab_index(added_vocab *av) {
+    for (size_t i = 0; i < av->n; i++)
+        if (av->tokens[i].len == 0) return QWENC_EFORMAT;
+    qsort(av->tokens, av->n, sizeof *av->tokens, by_first_byte_then_longest);
+    for (size_t i = 0, b = 0; b <= 256; b++) {
+        while (i < av->n && (unsigned char)av->tokens[i].content[0] < b) i++;
+        av->by_first[b] = (uint32_t)i;
+    }
+    return 0;
+}
+
+int added_vocab_reserve(added_vocab *av, size_t n) {
+    memset(av, 0, sizeof *av);
+    av->tokens = calloc(n ? n : 1, sizeof *av->tokens);
+    return av->tokens ? 0 : QWENC_ENOMEM;
+}
+
+int added_vocab_push(added_vocab *av, const char *s, size_t n, int32_t id, int special) {
+    added_token *t = &av->tokens[av->n];
+    memset(t, 0, sizeof *t);
+    if (!(t->content = malloc(n + 1))) return QWENC_ENOMEM;
+    memcpy(t->content, s, n);
+    t->content[n] = 0;
+    t->len = n;
+    t->id = id;
+    t->special = (unsigned char)(special != 0);
+    av->n++;
+    return 0;
+}
+
 int added_vocab_load(added_vocab *av, const json_t *list, char *err, size_t errlen) {
     memset(av, 0, sizeof *av);
     if (!list || json_is_null(list)) return 0;
     if (!json_is_array(list)) return qw_errf(err, errlen, QWENC_EFORMAT, "\"added_tokens\" is not an array");
     size_t n = json_array_size(list);
-    av->tokens = calloc(n ? n : 1, sizeof *av->tokens);
-    if (!av->tokens) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    if (added_vocab_reserve(av, n)) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         int rc = load_one(&av->tokens[i], json_array_get(list, i), i, err, errlen);
         av->n = i + (rc == 0);
         if (rc) return rc;
     }
-    qsort(av->tokens, n, sizeof *av->tokens, by_first_byte_then_longest);
-    for (size_t i = 0, b = 0; b <= 256; b++) {
-        while (i < n && (unsigned char)av->tokens[i].content[0] < b) i++;
-        av->by_first[b] = (uint32_t)i;
-    }
-    return 0;
+    return added_vocab_index(av);
 }
 
 const added_token *added_vocab_by_id(const added_vocab *av, int32_t id) {

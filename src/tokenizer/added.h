@@ -26,6 +26,13 @@ typedef struct {
 int added_vocab_load(added_vocab *av, const json_t *list, char *err, size_t errlen);
 void added_vocab_free(added_vocab *av);
 
+/* Building from another source: reserve room for n tokens, push each
+ * (content copied; the flags other than special stay 0), then index. */
+int added_vocab_reserve(added_vocab *av, size_t n);
+int added_vocab_push(added_vocab *av, const char *s, size_t n, int32_t id, int special);
+/* Sorts and indexes the tokens; QWENC_EFORMAT if one is empty. */
+int added_vocab_index(added_vocab *av);
+
 /* Token with this id, or NULL. */
 const added_token *added_vocab_by_id(const added_vocab *av, int32_t id);
 

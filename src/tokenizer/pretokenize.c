@@ -148,6 +148,21 @@ int pretokenize_new(const json_t *normalizer, const json_t *pre_tokenizer, preto
     return 0;
 }
 
+int pretokenize_new_split(int nfc, const char *pattern, pretokenizer **out, char *err, size_t errlen) {
+    pretokenizer *p = calloc(1, sizeof *p);
+    *out = NULL;
+    if (!p) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    p->nfc = nfc;
+    stage *st = new_stage(p, err, errlen);
+    int rc = compile_stage(st, pattern, strlen(pattern), 0, err, errlen);
+    if (rc) {
+        pretokenize_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
 /* ---- running ------------------------------------------------------------ */
 
 typedef struct {

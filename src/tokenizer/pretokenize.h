@@ -16,6 +16,10 @@ typedef struct pretokenizer pretokenizer;
  * JSON null). Unsupported components are QWENC_EUNSUPPORTED. */
 int pretokenize_new(const json_t *normalizer, const json_t *pre_tokenizer, pretokenizer **out,
                     char *err, size_t errlen);
+/* The same as an (optional) NFC normalizer and one Split regex, behavior
+ * Isolated, then a ByteLevel step without its own regex: what Qwen's
+ * tokenizer.json describes, for sources (GGUF) that only name the regex. */
+int pretokenize_new_split(int nfc, const char *pattern, pretokenizer **out, char *err, size_t errlen);
 void pretokenize_free(pretokenizer *p);
 
 /* Receives each piece; returns 0 or a negative code that stops the run. */

@@ -1,6 +1,7 @@
-/* Loading a tokenizer: tokenizer.json (vocabulary, merges, added tokens,
- * normalizer, pre-tokenizer, decoder) and tokenizer_config.json (chat
- * template and special-token strings). */
+/* Loading a tokenizer from a directory: tokenizer.json (vocabulary, merges,
+ * added tokens, normalizer, pre-tokenizer, decoder) and tokenizer_config.json
+ * (chat template and special-token strings). The tables are finished by
+ * tokenizer_build.c, which the GGUF source (tokenizer_gguf.c) shares. */
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/jscan.h"
 #include "tokenizer/tokenizer_impl.h"
@@ -194,33 +195,6 @@ static int check_decoder(const char *path, const json_t *dec, char *err, size_t 
                    type ? type : "(none)");
 }
 
-/* Fills the per-id decoded bytes and special flags. */
-static int build_id_tables(qwenc_tokenizer *t) {
-    int32_t n = bpe_vocab_end(t->bpe);
-    for (size_t i = 0; i < t->added.n; i++)
-        if (t->added.tokens[i].id >= n) n = t->added.tokens[i].id + 1;
-    t->n_ids = n;
-    t->bytes_off = malloc((size_t)(n ? n : 1) * sizeof *t->bytes_off);
-    t->bytes_len = malloc((size_t)(n ? n : 1) * sizeof *t->bytes_len);
-    t->special = calloc((size_t)(n ? n : 1), 1);
-    if (!t->bytes_off || !t->bytes_len || !t->special) return QWENC_ENOMEM;
-    for (int32_t id = 0; id < n; id++) {
-        const added_token *a = added_vocab_by_id(&t->added, id);
-        size_t len = 0;
-        const char *s = a ? a->content : bpe_token_str(t->bpe, id, &len);
-        if (a) len = a->len;
-        t->bytes_off[id] = UINT32_MAX;
-        t->bytes_len[id] = 0;
-        if (!s) continue;
-        if (t->token_bytes.len + len >= UINT32_MAX) return QWENC_ENOMEM;
-        t->bytes_off[id] = (uint32_t)t->token_bytes.len;
-        if (bytelevel_token_bytes(&t->bytelevel, s, len, &t->token_bytes)) return QWENC_ENOMEM;
-        t->bytes_len[id] = (uint32_t)(t->token_bytes.len - t->bytes_off[id]);
-        t->special[id] = a && a->special;
-    }
-    return 0;
-}
-
 static int load_tokenizer_json(qwenc_tokenizer *t, const char *path, char *err, size_t errlen) {
     char *text;
     size_t n;
@@ -236,7 +210,6 @@ static int load_tokenizer_json(qwenc_tokenizer *t, const char *path, char *err, 
         rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: no model.vocab and model.merges (not a BPE tokenizer.json)", path);
     if (!rc) rc = check_model(path, ls.model_rest, &t->ignore_merges, err, errlen);
     if (!rc) rc = resolve_merges(&ls, err, errlen);
-    if (!rc) bpe_finish(ls.bpe, &t->bytelevel);
     t->bpe = ls.bpe;
     if (!rc && (rc = added_vocab_load(&t->added, json_object_get(ls.rest, "added_tokens"), err, errlen)))
         qw_err_prefix(err, errlen, rc, path);
@@ -244,7 +217,7 @@ static int load_tokenizer_json(qwenc_tokenizer *t, const char *path, char *err, 
                                      json_object_get(ls.rest, "pre_tokenizer"), &t->pre, err, errlen)))
         qw_err_prefix(err, errlen, rc, path);
     if (!rc) rc = check_decoder(path, json_object_get(ls.rest, "decoder"), err, errlen);
-    if (!rc && build_id_tables(t)) rc = qw_errf(err, errlen, QWENC_ENOMEM, "%s: out of memory", path);
+    if (!rc) rc = qw_tokenizer_finish(t, path, err, errlen);
     if (rc == QWENC_ENOMEM && err && errlen && !*err) qw_errf(err, errlen, rc, "%s: out of memory", path);
     json_decref(ls.rest);
     json_decref(ls.model_rest);
@@ -309,56 +282,13 @@ static int load_config(qwenc_tokenizer *t, const char *dir, char *err, size_t er
     return rc;
 }
 
-/* ---- public ------------------------------------------------------------- */
+/* ---- the directory source ------------------------------------------------ */
 
-int qwenc_tokenizer_open(const char *path, qwenc_tokenizer **out, char *err, size_t errlen) {
-    *out = NULL;
-    if (!path) return qw_errf(err, errlen, QWENC_EINVAL, "tokenizer path is NULL");
-    if (!qw_is_dir(path)) return qw_errf(err, errlen, QWENC_EIO, "%s: not a directory", path);
-    qwenc_tokenizer *t = calloc(1, sizeof *t);
-    char *json_path = qw_path_join(path, "tokenizer.json");
-    if (!t || !json_path) {
-        free(t);
-        free(json_path);
-        return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    }
-    if (err && errlen) err[0] = 0;
-    bytelevel_init(&t->bytelevel);
+int qw_tokenizer_load_dir(qwenc_tokenizer *t, const char *dir, char *err, size_t errlen) {
+    char *json_path = qw_path_join(dir, "tokenizer.json");
+    if (!json_path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     int rc = load_tokenizer_json(t, json_path, err, errlen);
-    if (!rc) rc = load_config(t, path, err, errlen);
+    if (!rc) rc = load_config(t, dir, err, errlen);
     free(json_path);
-    if (rc) {
-        qwenc_tokenizer_free(t);
-        return rc;
-    }
-    *out = t;
-    return 0;
-}
-
-void qwenc_tokenizer_free(qwenc_tokenizer *t) {
-    if (!t) return;
-    bpe_free(t->bpe);
-    added_vocab_free(&t->added);
-    pretokenize_free(t->pre);
-    qw_buf_free(&t->token_bytes);
-    free(t->bytes_off);
-    free(t->bytes_len);
-    free(t->special);
-    free(t->chat_template);
-    free(t->bos_token);
-    free(t->eos_token);
-    free(t->pad_token);
-    free(t->unk_token);
-    free(t);
-}
-
-const char *qw_tokenizer_chat_template(const qwenc_tokenizer *t) { return t ? t->chat_template : NULL; }
-
-const char *qw_tokenizer_special_text(const qwenc_tokenizer *t, const char *key) {
-    if (!t || !key) return NULL;
-    if (!strcmp(key, "bos_token")) return t->bos_token;
-    if (!strcmp(key, "eos_token")) return t->eos_token;
-    if (!strcmp(key, "pad_token")) return t->pad_token;
-    if (!strcmp(key, "unk_token")) return t->unk_token;
-    return NULL;
+    return rc;
 }
