@@ -174,6 +174,31 @@ static void test_model_files(void) {
     info_of(d, "integer weights", "model.safetensors", "dtype i16");
 }
 
+/* GGUF model files: truncated, or not GGUF at all. */
+static void test_gguf_files(void) {
+    const char *fx = getenv("QWENC_GGUF_FIXTURE");
+    if (!fx) { printf("SKIPPED gguf cases: QWENC_GGUF_FIXTURE not set\n"); return; }
+    size_t n = 0;
+    char *b = slurp(fx, &n);
+    CHECK(b && n > 1000000, "read the GGUF fixture");
+    if (!b) return;
+    char p[600], args[800];
+    const size_t cuts[] = {3, 24, 5000, 600000, n - 100};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        snprintf(p, sizeof p, "%s/cut%zu.gguf", tmp, i);
+        spit(p, b, cuts[i]);
+        snprintf(args, sizeof args, "info -m %s", p);
+        char what[64];
+        snprintf(what, sizeof what, "gguf truncated at %zu bytes", cuts[i]);
+        expect_bad(what, args, p, NULL);
+    }
+    snprintf(p, sizeof p, "%s/text.gguf", tmp);
+    spit(p, "hello, world\n", 13);
+    snprintf(args, sizeof args, "info -m %s", p);
+    expect_bad("not a GGUF file", args, "not a GGUF file", NULL);
+    free(b);
+}
+
 static void test_ids_and_options(void) {
     char args[1024], out[400];
     snprintf(out, sizeof out, "%s/logits.bin", tmp);
@@ -217,6 +242,7 @@ int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/qwenc-bad-XXXXXX");
     if (!mkdtemp(tmp)) { perror("mkdtemp"); return 2; }
     test_model_files();
+    test_gguf_files();
     test_ids_and_options();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
