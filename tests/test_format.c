@@ -180,6 +180,21 @@ static void test_config(void) {
     }
 }
 
+/* Every f16 bit pattern against the definition: (-1)^s * 2^(e-15) * 1.m,
+ * subnormals 2^-14 * 0.m. */
+static void test_f16(void) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+        double want = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+        if (s) want = -want;
+        float got = qw_f16_to_f32((uint16_t)h);
+        if (isnan(want) ? !isnan(got) : (got != (float)want || !signbit(got) != !signbit(want))) bad++;
+    }
+    CHECK(bad == 0, "f16 -> f32: %d of 65536 values wrong", bad);
+    CHECK(qw_bf16_to_f32(0x3f80) == 1.0f && qw_bf16_to_f32(0xc000) == -2.0f, "bf16 -> f32");
+}
+
 static void test_routing(void) {
     /* two tokens, four experts, top-2 */
     float logits[8] = {1.0f, 3.0f, 2.0f, 0.0f, /* token 1: */ 0.5f, 0.5f, -1.0f, 4.0f};
@@ -202,6 +217,7 @@ int main(void) {
     test_safetensors();
     test_config();
     test_routing();
+    test_f16();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);

@@ -47,11 +47,23 @@ int64_t qw_dtype_row_bytes(qw_dtype t, int64_t n) {
     }
 }
 
+/* By bit manipulation: this runs once per 32-weight block of Q8_0/Q4_0, so a
+ * libm call here would cost more than the block's arithmetic. Exact for
+ * every input (tests/test_format.c checks all 65,536). */
 float qw_f16_to_f32(uint16_t h) {
-    int sign = h >> 15, exp = (h >> 10) & 31, mant = h & 1023;
-    float v;
-    if (exp == 0) v = ldexpf((float)mant, -24);
-    else if (exp == 31) v = mant ? NAN : INFINITY;
-    else v = ldexpf((float)(mant | 1024), exp - 25);
-    return sign ? -v : v;
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 31, mant = h & 1023, u;
+    if (exp == 31) {
+        u = sign | 0x7f800000u | mant << 13;  /* inf, nan */
+    } else if (exp) {
+        u = sign | (exp + 112) << 23 | mant << 13;
+    } else if (!mant) {
+        u = sign;  /* +-0 */
+    } else {  /* subnormal: mant * 2^-24, normalized */
+        uint32_t e = 113;
+        while (!(mant & 1024)) mant <<= 1, e--;
+        u = sign | e << 23 | (mant & 1023) << 13;
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
 }
