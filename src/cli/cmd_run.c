@@ -144,8 +144,6 @@ static int run(const run_opts *o, const char *path, char *err, size_t errlen) {
         cli_gen_stats st;
         rc = cli_generate(m, s, smp, ids, (int)n, &go, show_piece, &d, &st, err, errlen);
         cli_display_end(&d);
-        putchar('\n');
-        fflush(stdout);
         if (!rc && (o->verbose || isatty(STDOUT_FILENO)))
             fprintf(stderr, "prompt %d tokens, generated %d tokens; prefill %.1f tok/s, decode %.1f tok/s\n",
                     st.n_prompt, st.n_generated, st.prefill_s > 0 ? st.n_prompt / st.prefill_s : 0,

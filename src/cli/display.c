@@ -40,6 +40,7 @@ void cli_display_piece(cli_display *d, int32_t id, const char *text, size_t len)
         if (!was_hidden) {
             set_dim(d, 1);
             fwrite(text, 1, len, d->out);
+            if (len) d->wrote = 1, d->last = (unsigned char)text[len - 1];
         }
         d->in_think = 0;
         set_dim(d, 0);
@@ -55,10 +56,13 @@ void cli_display_piece(cli_display *d, int32_t id, const char *text, size_t len)
     }
     set_dim(d, d->in_think);
     fwrite(text, 1, len, d->out);
+    if (len) d->wrote = 1, d->last = (unsigned char)text[len - 1];
     fflush(d->out);
 }
 
 void cli_display_end(cli_display *d) {
     set_dim(d, 0);
+    if (d->wrote && d->last != '\n') fputc('\n', d->out);
+    d->wrote = 0;
     fflush(d->out);
 }

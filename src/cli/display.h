@@ -17,6 +17,7 @@ typedef struct {
     int32_t think_open, think_close;  /* -1 when the tokenizer has none */
     int dimmed;          /* a dim escape is open */
     int skip_newlines;   /* drop the newlines that follow a hidden think block */
+    int wrote, last;     /* anything written, and the last byte */
 } cli_display;
 
 /* prompt/n_prompt: the prompt ids, to know whether the template left a
@@ -27,7 +28,7 @@ void cli_display_init(cli_display *d, const qwenc_tokenizer *tok, FILE *out, int
 /* One piece of generated output (id -1: text without a token). */
 void cli_display_piece(cli_display *d, int32_t id, const char *text, size_t len);
 
-/* Closes any open escape and ends the line if needed. */
+/* Closes any open escape and ends the line unless it already ended. */
 void cli_display_end(cli_display *d);
 
 #endif

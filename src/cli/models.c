@@ -44,8 +44,9 @@ static int find_demo(char *out, size_t n) {
         if (slash) *slash = 0;
         const char *rel[] = {"../models/qwenc-demo", "../share/qwenc/models/qwenc-demo"};
         for (int i = 0; i < 2; i++) {
-            snprintf(out, n, "%s/%s", exe, rel[i]);
-            if (is_dir(out)) return 0;
+            char p[PATH_MAX + 64], real[PATH_MAX];
+            snprintf(p, sizeof p, "%s/%s", exe, rel[i]);
+            if (is_dir(p) && realpath(p, real)) return snprintf(out, n, "%s", real), 0;
         }
     }
 #ifdef QWENC_SOURCE_DIR
