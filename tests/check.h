@@ -29,6 +29,39 @@ static inline const char *check_env(const char *name) {
     return v;
 }
 
+/* Helpers for tests that run models through the public API (include
+ * qwenc.h before this header to get them). */
+#ifdef QWENC_H
+static inline qwenc_model *check_open_model(const char *path, int threads) {
+    char err[512];
+    qwenc_model_params p;
+    qwenc_model_params_init(&p);
+    p.n_threads = threads;
+    qwenc_model *m = NULL;
+    CHECK(qwenc_model_open(path, &p, &m, err, sizeof err) == 0, "open %s: %s", path, err);
+    return m;
+}
+
+/* Logits of every position of ids, evaluated in one batch (malloc'd). */
+static inline float *check_eval_all(qwenc_model *m, const int32_t *ids, int n, int vocab) {
+    char err[512];
+    qwenc_session *s = NULL;
+    float *lg = malloc((size_t)n * vocab * sizeof *lg);
+    int rc = qwenc_session_new(m, 0, &s, err, sizeof err);
+    if (!rc) rc = qwenc_session_eval(s, ids, n, lg, err, sizeof err);
+    CHECK(rc == 0, "eval: %s", err);
+    qwenc_session_free(s);
+    return lg;
+}
+
+static inline int check_argmax(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+#endif
+
 static inline int check_summary(void) {
     printf("%d passed, %d failed\n", check_passed, check_failed);
     return check_failed ? 1 : (check_passed ? 0 : 1);

@@ -4,39 +4,12 @@
  * of positions, and the greedy continuations match on the 4 prompts where
  * llama.cpp itself matches (on prompt 3 it departs at a step of margin 0.07,
  * as llama.cpp does). */
-#include "check.h"
 #include "qwenc.h"
+#include "check.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
-
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
-    return b;
-}
-
-static qwenc_model *open_model(const char *path, int threads) {
-    char err[512];
-    qwenc_model_params p;
-    qwenc_model_params_init(&p);
-    p.n_threads = threads;
-    qwenc_model *m = NULL;
-    CHECK(qwenc_model_open(path, &p, &m, err, sizeof err) == 0, "open %s: %s", path, err);
-    return m;
-}
-
-static float *eval_all(qwenc_model *m, const int32_t *ids, int n, int vocab) {
-    char err[512];
-    qwenc_session *s;
-    float *lg = malloc((size_t)n * vocab * sizeof *lg);
-    int rc = qwenc_session_new(m, 0, &s, err, sizeof err);
-    if (!rc) rc = qwenc_session_eval(s, ids, n, lg, err, sizeof err);
-    CHECK(rc == 0, "eval: %s", err);
-    qwenc_session_free(s);
-    return lg;
-}
 
 /* Free-running greedy continuation of 16 tokens, compared whole. */
 static int greedy_matches(qwenc_model *m, const int32_t *ids, int n, json_t *golden, int vocab) {
@@ -45,7 +18,7 @@ static int greedy_matches(qwenc_model *m, const int32_t *ids, int n, json_t *gol
     int rc = qwenc_session_new(m, 0, &s, err, sizeof err), same = 1;
     if (!rc) rc = qwenc_session_eval(s, ids, n, NULL, err, sizeof err);
     for (size_t i = 0; !rc && i < json_array_size(golden); i++) {
-        int32_t id = argmax(qwenc_session_logits(s), vocab);
+        int32_t id = check_argmax(qwenc_session_logits(s), vocab);
         same &= id == json_integer_value(json_array_get(golden, i));
         rc = qwenc_session_eval(s, &id, 1, NULL, err, sizeof err);
     }
@@ -61,7 +34,7 @@ int main(void) {
     json_error_t je;
     json_t *g = json_load_file(gpath, 0, &je);
     CHECK(g != NULL, "%s: %s", gpath, je.text);
-    qwenc_model *m = open_model(path, 1), *m2 = open_model(path, 2);
+    qwenc_model *m = check_open_model(path, 1), *m2 = check_open_model(path, 2);
     if (!g || !m || !m2) return check_summary();
     qwenc_model_info in;
     qwenc_model_get_info(m, &in);
@@ -78,7 +51,7 @@ int main(void) {
         int n = (int)json_array_size(jids);
         int32_t *ids = malloc((size_t)n * sizeof *ids);
         for (int i = 0; i < n; i++) ids[i] = (int32_t)json_integer_value(json_array_get(jids, (size_t)i));
-        float *lg = eval_all(m, ids, n, vocab), *lg2 = eval_all(m2, ids, n, vocab);
+        float *lg = check_eval_all(m, ids, n, vocab), *lg2 = check_eval_all(m2, ids, n, vocab);
         for (int t = 0; t < n; t++) {
             const float *row = lg + (int64_t)t * vocab;
             json_t *tids = json_array_get(json_object_get(p, "top_ids"), (size_t)t);
@@ -86,7 +59,7 @@ int main(void) {
             for (size_t j = 0; j < json_array_size(tids); j++)
                 worst = fmax(worst, fabs(row[json_integer_value(json_array_get(tids, j))] -
                                          json_number_value(json_array_get(tlog, j))));
-            top1 += argmax(row, vocab) == json_integer_value(json_array_get(tids, 0));
+            top1 += check_argmax(row, vocab) == json_integer_value(json_array_get(tids, 0));
             for (int v = 0; v < vocab; v++) nan += !isfinite(row[v]);
             positions++;
         }

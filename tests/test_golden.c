@@ -1,7 +1,7 @@
 /* The forward pass against transformers' goldens: logits, logsumexp, top-1,
  * greedy continuations, incremental decoding and thread-count invariance. */
-#include "check.h"
 #include "qwenc.h"
+#include "check.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -14,17 +14,6 @@ static const char *path2(const char *a, const char *b) {
     return path_buf;
 }
 
-static qwenc_model *open_model(const char *dir, int threads) {
-    char err[512];
-    qwenc_model_params p;
-    qwenc_model_params_init(&p);
-    p.n_threads = threads;
-    qwenc_model *m = NULL;
-    int rc = qwenc_model_open(dir, &p, &m, err, sizeof err);
-    CHECK(rc == 0, "open %s: %s", dir, err);
-    return m;
-}
-
 static int *json_ints(json_t *a, int *n) {
     *n = (int)json_array_size(a);
     int *v = malloc((size_t)(*n ? *n : 1) * sizeof *v);
@@ -32,25 +21,8 @@ static int *json_ints(json_t *a, int *n) {
     return v;
 }
 
-static float *eval_all(qwenc_model *m, const int32_t *ids, int n, int vocab) {
-    char err[512];
-    qwenc_session *s;
-    float *lg = malloc((size_t)n * vocab * sizeof *lg);
-    int rc = qwenc_session_new(m, 0, &s, err, sizeof err);
-    if (!rc) rc = qwenc_session_eval(s, ids, n, lg, err, sizeof err);
-    CHECK(rc == 0, "eval: %s", err);
-    qwenc_session_free(s);
-    return lg;
-}
-
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
-    return b;
-}
-
 static double logsumexp(const float *x, int n) {
-    double mx = x[argmax(x, n)], s = 0;
+    double mx = x[check_argmax(x, n)], s = 0;
     for (int i = 0; i < n; i++) s += exp((double)x[i] - mx);
     return mx + log(s);
 }
@@ -71,7 +43,7 @@ static void check_greedy(qwenc_model *m, const char *what, const int32_t *ids, i
     if (rc) return;
     int steps = (int)json_array_size(greedy), compared = 0, bad = 0;
     for (int i = 0; i < steps && !rc; i++) {
-        int32_t got = argmax(qwenc_session_logits(s), in.vocab_size);
+        int32_t got = check_argmax(qwenc_session_logits(s), in.vocab_size);
         int32_t want = (int32_t)json_integer_value(json_array_get(greedy, (size_t)i));
         double margin = json_number_value(json_array_get(margins, (size_t)i));
         if (margin > 1e-3) {
@@ -154,7 +126,7 @@ static void check_sync(qwenc_model *m, const char *what, const int32_t *ids, int
     if (!rc) rc = qwenc_session_sync(s, alt, n, &reused, err, sizeof err);
     CHECK(rc == 0 && reused == 1 && qwenc_session_n_past(s) == n, "%s: diverging sync reused %d", what, reused);
     CHECK(!memcmp(qwenc_session_tokens(s), alt, (size_t)n * sizeof *alt), "%s: session tokens", what);
-    float *fresh = eval_all(m, alt, n, vocab);
+    float *fresh = check_eval_all(m, alt, n, vocab);
     CHECK(rc == 0 && !memcmp(qwenc_session_logits(s), fresh + (int64_t)(n - 1) * vocab, (size_t)vocab * sizeof(float)),
           "%s: logits after a diverging sync differ from a fresh evaluation", what);
     /* the same ids again: everything but the last token is reused */
@@ -171,7 +143,7 @@ static void check_fixture(const char *data, const char *name) {
     json_error_t je;
     json_t *g = json_load_file(path2(dir, "golden.json"), 0, &je);
     CHECK(g != NULL, "%s: %s", name, je.text);
-    qwenc_model *m = open_model(dir, 1), *m2 = open_model(dir, 2);
+    qwenc_model *m = check_open_model(dir, 1), *m2 = check_open_model(dir, 2);
     if (!g || !m || !m2) return;
     qwenc_model_info in;
     qwenc_model_get_info(m, &in);
@@ -185,7 +157,7 @@ static void check_fixture(const char *data, const char *name) {
         int *ids_i = json_ints(json_object_get(p, "ids"), &n);
         int32_t *ids = malloc((size_t)n * sizeof *ids);
         for (int i = 0; i < n; i++) ids[i] = ids_i[i];
-        float *lg = eval_all(m, ids, n, vocab);
+        float *lg = check_eval_all(m, ids, n, vocab);
         double worst = 0, worst_lse = 0;
         int top1_bad = 0;
         for (int t = 0; t < n; t++) {
@@ -196,7 +168,7 @@ static void check_fixture(const char *data, const char *name) {
                 int id = (int)json_integer_value(json_array_get(tids, j));
                 worst = fmax(worst, fabs(row[id] - json_number_value(json_array_get(tlog, j))));
             }
-            top1_bad += argmax(row, vocab) != json_integer_value(json_array_get(tids, 0));
+            top1_bad += check_argmax(row, vocab) != json_integer_value(json_array_get(tids, 0));
             double lse = json_number_value(json_array_get(json_object_get(p, "logsumexp"), (size_t)t));
             worst_lse = fmax(worst_lse, fabs(logsumexp(row, vocab) - lse));
         }
@@ -214,7 +186,7 @@ static void check_fixture(const char *data, const char *name) {
         printf("%s: max |diff| full last-position logits %.2e\n", what, wl);
         CHECK(wl <= 1e-3, "%s: last-position logits max diff %g", what, wl);
         /* two threads: bit-identical */
-        float *lg2 = eval_all(m2, ids, n, vocab);
+        float *lg2 = check_eval_all(m2, ids, n, vocab);
         CHECK(memcmp(lg, lg2, (size_t)n * vocab * sizeof *lg) == 0, "%s: 1 and 2 threads differ", what);
         check_incremental(m, what, ids, n, lg, vocab);
         check_sync(m, what, ids, n, lg, vocab);
@@ -259,7 +231,7 @@ static void check_demo(const char *root) {
     json_t *g = json_load_file(path2(dir, "golden.json"), 0, &je);
     CHECK(g != NULL, "demo golden: %s", je.text);
     check_progress(dir);
-    qwenc_model *m = open_model(dir, 2);
+    qwenc_model *m = check_open_model(dir, 2);
     if (!g || !m) return;
     qwenc_gen_defaults d;
     qwenc_model_gen_defaults(m, &d);

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "cli/conversation.h"
 #include "cli/display.h"
+#include "cli/progress.h"
 #include "cli/textgen.h"
 #include "qwenc.h"
 
@@ -363,10 +364,7 @@ static void setup_tty(void) {
 }
 
 static int open_all(chat_state *c, const char *path, char *err, size_t errlen) {
-    qwenc_model_params mp;
-    qwenc_model_params_init(&mp);
-    mp.n_threads = (int)c->o->threads;
-    int rc = qwenc_model_open(path, &mp, &c->m, err, errlen);
+    int rc = cli_open_model(path, (int)c->o->threads, &c->m, err, errlen);
     if (!rc && !(c->tok = qwenc_model_tokenizer(c->m))) {
         snprintf(err, errlen, "%.400s: no tokenizer.json, so no chat", path);
         rc = QWENC_EINVAL;

@@ -117,20 +117,13 @@ static int show_piece(void *ctx, int32_t id, const char *text, size_t len) {
 }
 
 static int run(const run_opts *o, const char *path, char *err, size_t errlen) {
-    qwenc_model_params mp;
-    qwenc_model_params_init(&mp);
-    mp.n_threads = (int)o->threads;
-    cli_progress bar;
-    cli_progress_init(&bar, "loading");
-    if (bar.enabled) mp.progress = cli_progress_update, mp.progress_ctx = &bar;
     qwenc_model *m = NULL;
     qwenc_session *s = NULL;
     qwenc_sampler *smp = NULL;
     char *text = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    int rc = qwenc_model_open(path, &mp, &m, err, errlen);
-    cli_progress_end(&bar);
+    int rc = cli_open_model(path, (int)o->threads, &m, err, errlen);
     qwenc_tokenizer *tok = rc ? NULL : qwenc_model_tokenizer(m);
     if (!rc && !tok) rc = QWENC_EINVAL, snprintf(err, errlen, "%.400s: no tokenizer.json", path);
     if (!rc) rc = render_prompt(o, tok, &text, err, errlen);

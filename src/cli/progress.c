@@ -39,6 +39,18 @@ void cli_progress_update(void *ctx, int64_t done, int64_t total) {
     p->drawn = 1;
 }
 
+int cli_open_model(const char *path, int n_threads, qwenc_model **out, char *err, size_t errlen) {
+    qwenc_model_params mp;
+    qwenc_model_params_init(&mp);
+    mp.n_threads = n_threads;
+    cli_progress bar;
+    cli_progress_init(&bar, "loading");
+    if (bar.enabled) mp.progress = cli_progress_update, mp.progress_ctx = &bar;
+    int rc = qwenc_model_open(path, &mp, out, err, errlen);
+    cli_progress_end(&bar);
+    return rc;
+}
+
 void cli_progress_end(cli_progress *p) {
     if (p->drawn) fputs("\r\033[K", stderr);
     fflush(stderr);

@@ -4,7 +4,10 @@
 #ifndef QW_CLI_PROGRESS_H
 #define QW_CLI_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "qwenc.h"
 
 typedef struct {
     const char *label;
@@ -18,6 +21,9 @@ void cli_progress_init(cli_progress *p, const char *label);
 void cli_progress_update(void *ctx, int64_t done, int64_t total);
 /* Removes the bar from the terminal. */
 void cli_progress_end(cli_progress *p);
+
+/* qwenc_model_open with n_threads, showing a loading bar on a terminal. */
+int cli_open_model(const char *path, int n_threads, qwenc_model **out, char *err, size_t errlen);
 
 
 #endif
