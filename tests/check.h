@@ -3,6 +3,7 @@
 #ifndef QW_TEST_CHECK_H
 #define QW_TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -59,6 +60,31 @@ static inline int check_argmax(const float *x, int n) {
     for (int i = 1; i < n; i++)
         if (x[i] > x[b]) b = i;
     return b;
+}
+#endif
+
+/* Helpers for tests that read JSON fixtures (include jansson.h before this
+ * header to get them). */
+#ifdef JANSSON_H
+/* dir/name parsed; a missing or broken fixture ends the test (exit 2). */
+static inline json_t *check_load_json(const char *dir, const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    json_error_t je;
+    json_t *j = json_load_file(path, JSON_ALLOW_NUL, &je);
+    if (!j) {
+        fprintf(stderr, "%s: %s\n", path, je.text);
+        exit(2);
+    }
+    return j;
+}
+
+/* A JSON array of token ids as a malloc'd int32 array. */
+static inline int32_t *check_ids_from_json(const json_t *arr, size_t *n) {
+    *n = json_array_size(arr);
+    int32_t *ids = malloc((*n + 1) * sizeof *ids);
+    for (size_t i = 0; i < *n; i++) ids[i] = (int32_t)json_integer_value(json_array_get(arr, i));
+    return ids;
 }
 #endif
 

@@ -3,24 +3,13 @@
  * byte for byte, both from the template text and through a tokenizer; and
  * the demo model's chat prompts in its golden.json, whose conversations are
  * reconstructed here, must render to the same text. */
-#include "check.h"
 #include "qwenc.h"
 #include "tokenizer/template.h"
 
 #include <jansson.h>
-#include <string.h>
 
-static json_t *load(const char *dir, const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    json_error_t je;
-    json_t *j = json_load_file(path, JSON_ALLOW_NUL, &je);
-    if (!j) {
-        fprintf(stderr, "%s: %s\n", path, je.text);
-        exit(2);
-    }
-    return j;
-}
+#include "check.h"
+#include <string.h>
 
 /* The request transformers was given: every key of the case except the
  * case's name and its expected outputs. */
@@ -88,7 +77,7 @@ static const struct {
 static void test_demo_model(const char *root) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/models/qwenc-demo", root);
-    json_t *golden = load(dir, "golden.json");
+    json_t *golden = check_load_json(dir, "golden.json");
     qwenc_tokenizer *tok;
     char err[512];
     int rc = qwenc_tokenizer_open(dir, &tok, err, sizeof err);
@@ -118,8 +107,8 @@ int main(void) {
     const char *tokdir = check_env("QWENC_TOKENIZER_DIR");
     char cfgdir[4096];
     snprintf(cfgdir, sizeof cfgdir, "%s/tokenizer", data);
-    json_t *golden = load(data, "chat_golden.json");
-    json_t *config = load(cfgdir, "tokenizer_config.json");
+    json_t *golden = check_load_json(data, "chat_golden.json");
+    json_t *config = check_load_json(cfgdir, "tokenizer_config.json");
     json_t *cases = json_object_get(golden, "cases");
     CHECK(json_array_size(cases) >= 11, "chat_golden.json has its cases");
     qwenc_tokenizer *tok;

@@ -224,6 +224,33 @@ static void check_progress(const char *dir) {
     qwenc_model_free(m);
 }
 
+/* A prompt longer than one batch (QW_MAX_BATCH = 512) is split; the result
+ * equals evaluating it in pieces of 100, with and without all logits. */
+static void check_long_prompt(qwenc_model *m) {
+    enum { N = 700 };
+    int32_t ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (int32_t)((i * 7919) % 16000);
+    qwenc_model_info in;
+    qwenc_model_get_info(m, &in);
+    char err[512];
+    qwenc_session *a = NULL, *b = NULL, *c = NULL;
+    int rc = qwenc_session_new(m, 0, &a, err, sizeof err);
+    if (!rc) rc = qwenc_session_new(m, 0, &b, err, sizeof err);
+    if (!rc) rc = qwenc_session_new(m, 0, &c, err, sizeof err);
+    float *all = malloc((size_t)N * in.vocab_size * sizeof *all);
+    if (!rc) rc = qwenc_session_eval(a, ids, N, NULL, err, sizeof err);
+    for (int i = 0; !rc && i < N; i += 100) rc = qwenc_session_eval(b, ids + i, 100, NULL, err, sizeof err);
+    if (!rc) rc = qwenc_session_eval(c, ids, N, all, err, sizeof err);
+    CHECK(rc == 0, "long prompt: %s", err);
+    size_t row = (size_t)in.vocab_size * sizeof(float);
+    CHECK(!rc && !memcmp(qwenc_session_logits(a), qwenc_session_logits(b), row), "700 tokens at once != in pieces");
+    CHECK(!rc && !memcmp(qwenc_session_logits(c), qwenc_session_logits(b), row) &&
+              !memcmp(all + (size_t)(N - 1) * in.vocab_size, qwenc_session_logits(b), row),
+          "700 tokens with all logits != in pieces");
+    free(all);
+    qwenc_session_free(a); qwenc_session_free(b); qwenc_session_free(c);
+}
+
 static void check_demo(const char *root) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/models/qwenc-demo", root);
@@ -233,6 +260,7 @@ static void check_demo(const char *root) {
     check_progress(dir);
     qwenc_model *m = check_open_model(dir, 2);
     if (!g || !m) return;
+    check_long_prompt(m);
     qwenc_gen_defaults d;
     qwenc_model_gen_defaults(m, &d);
     CHECK(d.n_eos >= 1 && d.eos_ids[0] == 16002, "demo eos from generation_config: %d", d.eos_ids[0]);

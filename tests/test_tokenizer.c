@@ -1,11 +1,12 @@
 /* Tokenizer tests: golden ids and decodes from Hugging Face tokenizers
  * (real Qwen3 tokenizer, chat renders, the demo model's pruned tokenizer),
  * plus small hand-written tokenizer.json files for the loader's rules. */
-#include "check.h"
 #include "qwenc.h"
 #include "tokenizer/tokenizer.h"
 
 #include <jansson.h>
+
+#include "check.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +14,6 @@
 #include <unistd.h>
 
 static char err[1024];
-
-static json_t *load_json(const char *dir, const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    json_error_t je;
-    json_t *j = json_load_file(path, JSON_ALLOW_NUL, &je);
-    if (!j) fprintf(stderr, "%s: %s\n", path, je.text);
-    return j;
-}
 
 static qwenc_tokenizer *open_or_report(const char *dir) {
     qwenc_tokenizer *t = NULL;
@@ -35,13 +27,6 @@ static int ids_equal(const int32_t *ids, size_t n, const json_t *expect) {
     for (size_t i = 0; i < n; i++)
         if (ids[i] != json_integer_value(json_array_get(expect, i))) return 0;
     return 1;
-}
-
-static int32_t *ids_from_json(const json_t *arr, size_t *n) {
-    *n = json_array_size(arr);
-    int32_t *ids = malloc((*n + 1) * sizeof *ids);
-    for (size_t i = 0; i < *n; i++) ids[i] = (int32_t)json_integer_value(json_array_get(arr, i));
-    return ids;
 }
 
 /* Tokenizes text and compares with the expected ids. */
@@ -60,7 +45,7 @@ static void check_encode(const qwenc_tokenizer *t, const char *text, size_t len,
 static void check_decode(const qwenc_tokenizer *t, const json_t *ids_json, int skip, const json_t *expect,
                          const char *what) {
     size_t n;
-    int32_t *ids = ids_from_json(ids_json, &n);
+    int32_t *ids = check_ids_from_json(ids_json, &n);
     char *text = NULL;
     size_t len = 0;
     int rc = qwenc_detokenize(t, ids, n, skip, &text, &len, err, sizeof err);
@@ -108,7 +93,7 @@ static void check_stream(const qwenc_tokenizer *t, const int32_t *ids, size_t n,
 }
 
 static void test_golden(const char *data, const qwenc_tokenizer *t) {
-    json_t *g = load_json(data, "tokenizer_golden.json");
+    json_t *g = check_load_json(data, "tokenizer_golden.json");
     CHECK(g != NULL, "tokenizer_golden.json");
     size_t i;
     json_t *c;
@@ -119,7 +104,7 @@ static void test_golden(const char *data, const qwenc_tokenizer *t) {
         check_encode(t, json_string_value(text), json_string_length(text), json_object_get(c, "ids"), what);
         check_decode(t, json_object_get(c, "ids"), 0, json_object_get(c, "decoded"), what);
         size_t n;
-        int32_t *ids = ids_from_json(json_object_get(c, "ids"), &n);
+        int32_t *ids = check_ids_from_json(json_object_get(c, "ids"), &n);
         if (!memchr(json_string_value(json_object_get(c, "decoded")), 0, 1) || n == 0)
             check_stream(t, ids, n, 0, what);
         free(ids);
@@ -129,7 +114,7 @@ static void test_golden(const char *data, const qwenc_tokenizer *t) {
 }
 
 static void test_chat_golden(const char *data, const qwenc_tokenizer *t) {
-    json_t *g = load_json(data, "chat_golden.json");
+    json_t *g = check_load_json(data, "chat_golden.json");
     CHECK(g != NULL, "chat_golden.json");
     size_t i;
     json_t *c;
@@ -139,7 +124,7 @@ static void test_chat_golden(const char *data, const qwenc_tokenizer *t) {
         snprintf(what, sizeof what, "chat_golden %s", json_string_value(json_object_get(c, "name")));
         check_encode(t, json_string_value(text), json_string_length(text), json_object_get(c, "ids"), what);
         size_t n;
-        int32_t *ids = ids_from_json(json_object_get(c, "ids"), &n);
+        int32_t *ids = check_ids_from_json(json_object_get(c, "ids"), &n);
         check_stream(t, ids, n, 0, what);
         check_stream(t, ids, n, 1, what);
         free(ids);
@@ -150,7 +135,7 @@ static void test_chat_golden(const char *data, const qwenc_tokenizer *t) {
         check_decode(t, json_object_get(c, "ids"), 0, json_object_get(c, "decoded"), what);
         check_decode(t, json_object_get(c, "ids"), 1, json_object_get(c, "decoded_skip_special"), what);
         size_t n;
-        int32_t *ids = ids_from_json(json_object_get(c, "ids"), &n);
+        int32_t *ids = check_ids_from_json(json_object_get(c, "ids"), &n);
         if (n < 100) check_stream(t, ids, n, 0, what);
         free(ids);
     }
@@ -161,7 +146,7 @@ static void test_demo_model(const char *root) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/models/qwenc-demo", root);
     qwenc_tokenizer *t = open_or_report(dir);
-    json_t *g = load_json(dir, "golden.json");
+    json_t *g = check_load_json(dir, "golden.json");
     if (!t || !g) goto done;
     size_t i;
     json_t *c;

@@ -3,11 +3,12 @@
  * metadata) must tokenize, decode and render chats exactly as transformers
  * does (the golden files the tokenizer.json path is held to); small
  * hand-made GGUFs check the loader's rules and its one-line errors. */
-#include "check.h"
 #include "qwenc.h"
 #include "tokenizer/tokenizer.h"
 
 #include <jansson.h>
+
+#include "check.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,30 +18,11 @@
 
 static char err[1024];
 
-static json_t *load_json(const char *dir, const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    json_error_t je;
-    json_t *j = json_load_file(path, JSON_ALLOW_NUL, &je);
-    if (!j) {
-        fprintf(stderr, "%s: %s\n", path, je.text);
-        exit(2);
-    }
-    return j;
-}
-
-static int32_t *ids_from_json(const json_t *arr, size_t *n) {
-    *n = json_array_size(arr);
-    int32_t *ids = malloc((*n + 1) * sizeof *ids);
-    for (size_t i = 0; i < *n; i++) ids[i] = (int32_t)json_integer_value(json_array_get(arr, i));
-    return ids;
-}
-
 static void check_encode(const qwenc_tokenizer *t, const json_t *text, const json_t *expect, const char *what) {
     int32_t *ids = NULL;
     size_t n = 0, n_want;
     int rc = qwenc_tokenize(t, json_string_value(text), json_string_length(text), &ids, &n, err, sizeof err);
-    int32_t *want = ids_from_json(expect, &n_want);
+    int32_t *want = check_ids_from_json(expect, &n_want);
     CHECK(rc == 0, "%s: tokenize failed: %s", what, err);
     CHECK(rc || (n == n_want && !memcmp(ids, want, n * sizeof *ids)), "%s: ids differ (got %zu, want %zu)", what, n,
           n_want);
@@ -51,7 +33,7 @@ static void check_encode(const qwenc_tokenizer *t, const json_t *text, const jso
 static void check_decode(const qwenc_tokenizer *t, const json_t *ids_json, int skip, const json_t *expect,
                          const char *what) {
     size_t n, len = 0, want = json_string_length(expect);
-    int32_t *ids = ids_from_json(ids_json, &n);
+    int32_t *ids = check_ids_from_json(ids_json, &n);
     char *text = NULL;
     int rc = qwenc_detokenize(t, ids, n, skip, &text, &len, err, sizeof err);
     CHECK(rc == 0, "%s: detokenize failed: %s", what, err);
@@ -62,7 +44,7 @@ static void check_decode(const qwenc_tokenizer *t, const json_t *ids_json, int s
 }
 
 static void test_golden(const char *data, const qwenc_tokenizer *t) {
-    json_t *g = load_json(data, "tokenizer_golden.json");
+    json_t *g = check_load_json(data, "tokenizer_golden.json");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(g, "cases"), i, c) {
@@ -97,7 +79,7 @@ static void check_render(const qwenc_tokenizer *t, const json_t *c, const char *
 }
 
 static void test_chat_golden(const char *data, const qwenc_tokenizer *t) {
-    json_t *g = load_json(data, "chat_golden.json");
+    json_t *g = check_load_json(data, "chat_golden.json");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(g, "cases"), i, c) {

@@ -195,7 +195,7 @@ int qwenc_session_eval(qwenc_session *s, const int32_t *ids, int n, float *logit
     for (int done = 0; done < n;) {
         int b = n - done < QW_MAX_BATCH ? n - done : QW_MAX_BATCH;
         int last = done + b == n;
-        float *out = logits_all ? logits_all + (int64_t)done * c->vocab_size : s->logits;
+        float *out = logits_all ? logits_all + (int64_t)done * c->vocab_size : last ? s->logits : NULL;
         int rc = qw_forward(s->m, &s->kv, s->n_past, ids + done, b, out, logits_all != NULL, err, errlen);
         if (rc) return rc;
         memcpy(s->tokens + s->n_past, ids + done, (size_t)b * sizeof *ids);

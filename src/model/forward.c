@@ -116,6 +116,10 @@ int qw_forward(const qwenc_model *m, qw_kv_cache *kv, int n_past, const int32_t 
         }
         residual_add(s.x, s.tmp, (int64_t)n * h);
     }
+    if (!logits) {
+        scratch_free(&s);
+        return 0;
+    }
     int first = logits_all ? 0 : n - 1;
     be->rmsnorm(s.xn, s.x + (int64_t)first * h, &m->w.final_norm, n - first, h, eps);
     be->matmul(m->pool, &m->w.lm_head, s.xn, logits, n - first);

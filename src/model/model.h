@@ -26,7 +26,8 @@ struct qwenc_model {
 
 /* Evaluates ids[0..n) at positions n_past.. (n <= QW_MAX_BATCH), appending
  * their keys and values to kv. logits receives n rows of vocab_size when
- * logits_all, else only the last row. */
+ * logits_all, else only the last row; NULL skips the lm_head (a prompt
+ * chunk whose logits nobody reads). */
 int qw_forward(const qwenc_model *m, qw_kv_cache *kv, int n_past, const int32_t *ids, int n,
                float *logits, int logits_all, char *err, size_t errlen);
 
