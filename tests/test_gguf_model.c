@@ -64,6 +64,16 @@ int main(void) {
             positions++;
         }
         CHECK(!memcmp(lg, lg2, (size_t)n * vocab * sizeof *lg), "prompt %zu: 1 and 2 threads differ", pi);
+        /* one token at a time (Q8_0 rows read directly) == the batch (rows dequantized) */
+        char err[512];
+        qwenc_session *s = NULL;
+        int rc = qwenc_session_new(m, 0, &s, err, sizeof err), incr_same = 1;
+        for (int t = 0; !rc && t < n; t++) {
+            rc = qwenc_session_eval(s, ids + t, 1, NULL, err, sizeof err);
+            if (!rc) incr_same &= !memcmp(qwenc_session_logits(s), lg + (int64_t)t * vocab, (size_t)vocab * sizeof *lg);
+        }
+        CHECK(rc == 0 && incr_same, "prompt %zu: incremental logits differ from the batch (%s)", pi, rc ? err : "");
+        qwenc_session_free(s);
         int same = greedy_matches(m, ids, n, json_object_get(p, "greedy"), vocab);
         if (pi != 3) CHECK(same, "prompt %zu: greedy continuation differs from the golden", pi);
         free(ids); free(lg); free(lg2);

@@ -3,6 +3,8 @@
 #include "check.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/tile.h"
+#include "format/gguf.h"
+#include "format/quant.h"
 #include "kernels/cpu/ref.h"
 
 #include <math.h>
@@ -191,6 +193,43 @@ static void test_tile_variants(void) {
     printf("micro-kernel variants tested on this CPU: %d (best: %s)\n", n_variants, qw_tile_best()->name);
 }
 
+/* Q8_0 micro-kernels equal the f32 kernel on dequantized rows, bit for bit
+ * (so decode reading Q8_0 directly and prefill dequantizing agree). */
+static void test_tile_q8_0(void) {
+    int tested = 0;
+    for (const qw_tile_kernels *const *k = qw_tile_all(); *k; k++) {
+        if (!(*k)->q8_0) continue;
+        tested++;
+        const int lens[] = {32, 64, 96, 1024};
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            int n = lens[li], rb = n / 32 * 34;
+            uint8_t *q = malloc((size_t)(4 * rb));
+            float *w = malloc(sizeof(float) * 4 * n), *x = malloc(sizeof(float) * 4 * n);
+            for (int i = 0; i < 4 * rb; i++) q[i] = (uint8_t)(frand() * 127);
+            for (int r = 0; r < 4; r++)
+                for (int b = 0; b < n / 32; b++) {
+                    uint16_t d = f32_to_f16(frand() * 0.01f);
+                    q[r * rb + b * 34] = (uint8_t)d;
+                    q[r * rb + b * 34 + 1] = (uint8_t)(d >> 8);
+                }
+            for (int r = 0; r < 4; r++) qw_dequant_row(QW_GGML_Q8_0, q + r * rb, n, w + r * n);
+            for (int i = 0; i < 4 * n; i++) x[i] = frand();
+            int bad = 0;
+            for (int nr = 1; nr <= 4; nr++)
+                for (int nt = 1; nt <= 4; nt++) {
+                    float a[16], b[16];
+                    (*k)->q8_0(q, rb, nr, x, n, nt, n, a, 4);
+                    (*k)->f32(w, n, nr, x, n, nt, n, b, 4);
+                    for (int r = 0; r < nr; r++)
+                        for (int t = 0; t < nt; t++) bad += memcmp(&a[t * 4 + r], &b[t * 4 + r], 4) != 0;
+                }
+            CHECK(bad == 0, "%s q8_0 tile k=%d: %d outputs differ from f32 on dequantized rows", (*k)->name, n, bad);
+            free(q); free(w); free(x);
+        }
+    }
+    printf("q8_0 micro-kernel variants tested: %d\n", tested);
+}
+
 static void add_task(void *ctx, int task, int thread) {
     (void)thread;
     ((int *)ctx)[task] += task + 1;
@@ -211,6 +250,7 @@ static void test_pool(void) {
 
 int main(void) {
     test_tile_variants();
+    test_tile_q8_0();
     test_matmul();
     test_rmsnorm_rope_swiglu();
     test_attention();

@@ -59,8 +59,14 @@ static void matmul_task(void *ctx, int task, int thread) {
             int nt = j->n_tok - t < QW_TILE_NT ? j->n_tok - t : QW_TILE_NT;
             const float *xt = j->x + (int64_t)t * k;
             float *yt = j->y + (int64_t)t * w->rows + r;
-            if (rows) j->tile->f32(rows, k, nr, xt, k, nt, k, yt, w->rows);
-            else j->tile->bf16((const uint16_t *)w->data + r * k, k, nr, xt, k, nt, k, yt, w->rows);
+            if (rows) {
+                j->tile->f32(rows, k, nr, xt, k, nt, k, yt, w->rows);
+            } else if (w->dtype == QW_DT_Q8_0) {
+                int64_t rb = qw_dtype_row_bytes(QW_DT_Q8_0, k);
+                j->tile->q8_0((const uint8_t *)w->data + r * rb, rb, nr, xt, k, nt, k, yt, w->rows);
+            } else {
+                j->tile->bf16((const uint16_t *)w->data + r * k, k, nr, xt, k, nt, k, yt, w->rows);
+            }
         }
     }
 }
@@ -73,7 +79,9 @@ static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y,
     per = (per + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
     n_tasks = (w->rows + per - 1) / per;
     matmul_job j = {qw_tile_best(), w, x, y, n_tok, per, NULL};
-    if (w->dtype != QW_DT_F32 && !(w->dtype == QW_DT_BF16 && n_tok <= QW_TILE_NT)) {
+    /* rows widened into scratch unless a kernel reads them as stored */
+    int direct = n_tok <= QW_TILE_NT && (w->dtype == QW_DT_BF16 || (w->dtype == QW_DT_Q8_0 && j.tile->q8_0));
+    if (w->dtype != QW_DT_F32 && !direct) {
         j.scratch = malloc((size_t)nt * ROW_BLOCK * (size_t)w->cols * sizeof(float));
         if (!j.scratch) {
             ref_matmul(pool, w, x, y, n_tok);  /* slower, but needs only one row of memory */

@@ -1,4 +1,5 @@
 #include "kernels/cpu/tile.h"
+#include "format/dtype.h"
 
 #include <string.h>
 
@@ -78,7 +79,7 @@ DISPATCH(tile_f32_portable, float)
 DISPATCH(tile_bf16_portable, uint16_t)
 #undef DEF
 
-static const qw_tile_kernels portable = {"portable", tile_f32_portable, tile_bf16_portable};
+static const qw_tile_kernels portable = {"portable", tile_f32_portable, tile_bf16_portable, NULL};
 
 #ifdef QW_X86
 /* ---- AVX-512F: 16 lanes; the k tail through zero-padded copies ---- */
@@ -130,7 +131,37 @@ DISPATCH(tile_f32_avx512, float)
 DISPATCH(tile_bf16_avx512, uint16_t)
 #undef DEF
 
-static const qw_tile_kernels avx512 = {"avx512", tile_f32_avx512, tile_bf16_avx512};
+/* Q8_0: 16 weights at element i of a row: the block's f16 scale times the
+ * sign-extended int8s, one multiply each, as qw_dequant_row computes them. */
+__attribute__((target("avx512f,f16c"))) INLINE __m512 ld512_q8_0(const uint8_t *row, int64_t i) {
+    const uint8_t *blk = row + (i >> 5) * 34;
+    float d = _cvtsh_ss((unsigned short)(blk[0] | blk[1] << 8));  /* exact, as qw_f16_to_f32 */
+    __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2 + (i & 31))));
+    return _mm512_mul_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(q));
+}
+
+#define DEF(PREFIX, TW, NR_, NT_)                                                                \
+    __attribute__((target("avx512f,f16c"))) static void PREFIX##_##NR_##_##NT_(                 \
+        const TW *w, int64_t ldw, const float *x, int64_t ldx, int64_t k, float *y, int64_t ldy) { \
+        enum { NR = NR_, NT = NT_ };                                                             \
+        __m512 acc[NR][NT];                                                                      \
+        for (int r = 0; r < NR; r++)                                                             \
+            for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();                        \
+        for (int64_t i = 0; i < k; i += 16) {                                                    \
+            __m512 xv[NT];                                                                       \
+            for (int t = 0; t < NT; t++) xv[t] = _mm512_loadu_ps(x + t * ldx + i);               \
+            for (int r = 0; r < NR; r++) {                                                       \
+                __m512 wv = ld512_q8_0(w + r * ldw, i);                                          \
+                for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);  \
+            }                                                                                    \
+        }                                                                                        \
+        for (int r = 0; r < NR; r++)                                                             \
+            for (int t = 0; t < NT; t++) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);       \
+    }
+DISPATCH(tile_q8_0_avx512, uint8_t)
+#undef DEF
+
+static const qw_tile_kernels avx512 = {"avx512", tile_f32_avx512, tile_bf16_avx512, tile_q8_0_avx512};
 
 /* ---- AVX2 + FMA: 8 lanes ---- */
 
@@ -185,7 +216,7 @@ DISPATCH(tile_f32_avx2, float)
 DISPATCH(tile_bf16_avx2, uint16_t)
 #undef DEF
 
-static const qw_tile_kernels avx2 = {"avx2", tile_f32_avx2, tile_bf16_avx2};
+static const qw_tile_kernels avx2 = {"avx2", tile_f32_avx2, tile_bf16_avx2, NULL};
 #endif
 
 const qw_tile_kernels *const *qw_tile_all(void) {
@@ -197,7 +228,7 @@ const qw_tile_kernels *const *qw_tile_all(void) {
         &portable, NULL};
 #ifdef QW_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return table;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c")) return table;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return table + 1;
     return table + 2;
 #else
