@@ -79,6 +79,18 @@ static inline json_t *check_load_json(const char *dir, const char *name) {
     return j;
 }
 
+/* The chat_golden request transformers was given: the case without its
+ * name and expected outputs, as JSON text (malloc'd). */
+static inline char *check_chat_request(const json_t *c) {
+    json_t *req = json_deep_copy(c);
+    json_object_del(req, "name");
+    json_object_del(req, "rendered");
+    json_object_del(req, "ids");
+    char *s = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    return s;
+}
+
 /* A JSON array of token ids as a malloc'd int32 array. */
 static inline int32_t *check_ids_from_json(const json_t *arr, size_t *n) {
     *n = json_array_size(arr);

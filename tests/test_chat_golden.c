@@ -11,18 +11,6 @@
 #include "check.h"
 #include <string.h>
 
-/* The request transformers was given: every key of the case except the
- * case's name and its expected outputs. */
-static char *request_of(json_t *c) {
-    json_t *req = json_deep_copy(c);
-    json_object_del(req, "name");
-    json_object_del(req, "rendered");
-    json_object_del(req, "ids");
-    char *s = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    return s;
-}
-
 static const char *str_or_null(json_t *v) { return json_is_string(v) ? json_string_value(v) : NULL; }
 
 static void test_golden_cases(json_t *cases, json_t *config, qwenc_tokenizer *tok) {
@@ -35,7 +23,7 @@ static void test_golden_cases(json_t *cases, json_t *config, qwenc_tokenizer *to
     json_array_foreach(cases, i, c) {
         const char *name = json_string_value(json_object_get(c, "name"));
         const char *expected = json_string_value(json_object_get(c, "rendered"));
-        char *req = request_of(c), *out = NULL, err[512] = "";
+        char *req = check_chat_request(c), *out = NULL, err[512] = "";
         int rc = qw_chat_render_template(tmpl, req, bos, eos, &out, err, sizeof err);
         CHECK(rc == 0, "%s: %s", name, err);
         CHECK(rc || strcmp(out, expected) == 0, "%s: rendered differently:\n[%s]\nexpected\n[%s]", name, out, expected);

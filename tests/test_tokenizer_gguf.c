@@ -57,19 +57,8 @@ static void test_golden(const char *data, const qwenc_tokenizer *t) {
     json_decref(g);
 }
 
-/* The request transformers was given: the case without its name and outputs. */
-static char *request_of(const json_t *c) {
-    json_t *req = json_deep_copy(c);
-    json_object_del(req, "name");
-    json_object_del(req, "rendered");
-    json_object_del(req, "ids");
-    char *s = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    return s;
-}
-
 static void check_render(const qwenc_tokenizer *t, const json_t *c, const char *what) {
-    char *req = request_of(c), *out = NULL;
+    char *req = check_chat_request(c), *out = NULL;
     const char *expected = json_string_value(json_object_get(c, "rendered"));
     int rc = qwenc_chat_render(t, req, &out, err, sizeof err);
     CHECK(rc == 0, "%s: render failed: %s", what, err);
