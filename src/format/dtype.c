@@ -37,8 +37,6 @@ qw_dtype qw_dtype_from_safetensors(const char *s) {
     return QW_DT_UNKNOWN;
 }
 
-int qw_dtype_block(qw_dtype t) { return t == QW_DT_Q8_0 || t == QW_DT_Q4_0 ? 32 : 1; }
-
 int64_t qw_dtype_row_bytes(qw_dtype t, int64_t n) {
     switch (t) {
     case QW_DT_Q8_0: return n / 32 * 34;

@@ -19,8 +19,6 @@ typedef enum {
 
 /* Bytes of one element; 0 for block formats (see qw_dtype_row_bytes). */
 size_t qw_dtype_size(qw_dtype t);
-/* Elements per block: 1 for plain types, 32 for Q8_0/Q4_0. */
-int qw_dtype_block(qw_dtype t);
 /* Bytes of a row of n elements (n a whole number of blocks). */
 int64_t qw_dtype_row_bytes(qw_dtype t, int64_t n);
 const char *qw_dtype_name(qw_dtype t);          /* "bf16" */
