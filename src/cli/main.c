@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run, "answer one prompt with a model, streaming the reply"},
     {"chat", cmd_chat, "talk with a model, turn after turn"},
+    {"serve", cmd_serve, "serve a model over the OpenAI API (chat, tools, streaming)"},
     {"list", cmd_list, "list the models in the models directory"},
     {"info", cmd_info, "show a model's architecture, parameters, tensors and memory"},
     {"generate", cmd_generate, "generate tokens from token ids or text"},

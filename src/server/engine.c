@@ -1,0 +1,439 @@
+#include "server/engine.h"
+#include "server/json_guard.h"
+#include "server/reply.h"
+#include "server/response.h"
+#include "server/stop.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_TOP_LOGPROBS 20
+
+/* One session and the job it is generating, with that job's decoding state. */
+typedef struct {
+    qwenc_session *s;
+    srv_job *job;            /* NULL when free */
+    int pos;                 /* prompt tokens in the cache */
+    qwenc_sampler *smp;
+    qwenc_detok_stream *ds;
+    reply_ids ids;
+    reply_parser *rp;        /* chat only */
+    stop_matcher *stop;      /* when stop strings were given */
+    int stopped;             /* a stop string matched: emit nothing more */
+    json_guard *guard;       /* response_format json_object */
+    int32_t *forced;         /* tool_choice: tokens that open the call */
+    int n_forced, i_forced;
+    int n_outside;           /* tokens generated outside a think block */
+    double t_decode;         /* when the first token was sampled */
+} slot;
+
+struct srv_engine {
+    qwenc_model *m;
+    qwenc_tokenizer *tok;
+    engine_config c;
+    srv_metrics *metrics;
+    int vocab;
+    qwenc_gen_defaults gen;
+    json_vocab *jvocab;      /* built on the first json_object request */
+    float *scratch;          /* vocab floats for the json guard */
+    slot *slots;
+
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    srv_job **queue;         /* FIFO ring */
+    int q_head, q_len;
+    int stopping;
+    int running;             /* busy slots (for stats) */
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int is_eos(const srv_engine *e, int32_t id) {
+    for (int i = 0; i < e->gen.n_eos; i++)
+        if (e->gen.eos_ids[i] == id) return 1;
+    return 0;
+}
+
+/* ---- text out --------------------------------------------------------- */
+
+static void emit_reply(void *ctx, const reply_event *ev) { response_event(ctx, ev); }
+
+/* Text that passed the stop matcher goes to the parser (chat) or straight out. */
+static void deliver(slot *sl, const char *text, size_t len) {
+    if (!len) return;
+    if (sl->rp)
+        reply_parser_text(sl->rp, text, len);
+    else
+        response_text(sl->job, text, len);
+}
+
+/* Decoded text through the stop matcher; 1 when a stop string matched. */
+static int deliver_checked(slot *sl, const char *text, size_t len) {
+    if (sl->stopped) return 1;
+    if (!sl->stop) {
+        deliver(sl, text, len);
+        return 0;
+    }
+    const char *out;
+    size_t n;
+    sl->stopped = stop_matcher_push(sl->stop, text, len, &out, &n);
+    deliver(sl, out, n);
+    return sl->stopped;
+}
+
+static void release_held(slot *sl) {
+    if (sl->stop && !sl->stopped) {
+        const char *out;
+        size_t n;
+        stop_matcher_flush(sl->stop, &out, &n);
+        deliver(sl, out, n);
+    }
+}
+
+/* One generated token into the reply; 1 when a stop string matched. */
+static int feed_token(slot *sl, int32_t id) {
+    if (sl->rp && reply_is_marker(&sl->ids, id)) {
+        release_held(sl);  /* stop strings are not matched across a marker */
+        reply_parser_marker(sl->rp, id);
+        return 0;
+    }
+    size_t len = 0;
+    const char *text = qwenc_detok_stream_push(sl->ds, id, &len);
+    return deliver_checked(sl, text, len);
+}
+
+/* ---- job lifecycle ---------------------------------------------------- */
+
+static void slot_clear(slot *sl) {
+    qwenc_sampler_free(sl->smp);
+    qwenc_detok_stream_free(sl->ds);
+    reply_parser_free(sl->rp);
+    stop_matcher_free(sl->stop);
+    json_guard_free(sl->guard);
+    free(sl->forced);
+    qwenc_session *s = sl->s;
+    memset(sl, 0, sizeof *sl);
+    sl->s = s;
+}
+
+static void slot_finish(srv_engine *e, slot *sl, job_end end) {
+    srv_job *j = sl->job;
+    if (end != JOB_CANCELLED && end != JOB_FAILED && sl->ds) {
+        size_t len = 0;
+        const char *text = qwenc_detok_stream_flush(sl->ds, &len);
+        deliver_checked(sl, text, len);
+        release_held(sl);
+        if (sl->rp) reply_parser_finish(sl->rp);
+        if (end == JOB_STOP && sl->rp && reply_parser_n_tool_calls(sl->rp) > 0) end = JOB_TOOL_CALLS;
+    }
+    j->end = end;
+    j->t_done = now_s();
+    response_end(j, j->p.n_prompt);
+    job_close(j);
+    if (end != JOB_CANCELLED && end != JOB_FAILED)
+        metrics_generation(e->metrics, j->p.n_prompt, j->n_cached, j->n_completion,
+                           j->t_first_token > 0 ? j->t_first_token - j->t_submit : 0,
+                           sl->t_decode > 0 ? j->t_done - sl->t_decode : 0);
+    job_unref(j);
+    slot_clear(sl);
+    pthread_mutex_lock(&e->mu);
+    e->running--;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void slot_fail(srv_engine *e, slot *sl, const char *msg) {
+    snprintf(sl->job->fail_msg, sizeof sl->job->fail_msg, "%s", msg);
+    slot_finish(e, sl, JOB_FAILED);
+}
+
+/* Tokens that open a tool call: "<tool_call>" alone for tool_choice
+ * "required", up to the arguments for a named function. */
+static int forced_tool_tokens(srv_engine *e, slot *sl, char *err, size_t errlen) {
+    const job_params *p = &sl->job->p;
+    if (!p->forced_tool && !p->tool_required) return 0;
+    char *text = malloc(strlen(p->forced_tool ? p->forced_tool : "") + 64);
+    if (!text) return QWENC_ENOMEM;
+    if (p->forced_tool)
+        sprintf(text, "<tool_call>\n{\"name\": \"%s\", \"arguments\": ", p->forced_tool);
+    else
+        strcpy(text, "<tool_call>");
+    size_t n = 0;
+    int rc = qwenc_tokenize(e->tok, text, strlen(text), &sl->forced, &n, err, errlen);
+    free(text);
+    sl->n_forced = (int)n;
+    return rc;
+}
+
+static size_t common_prefix(const int32_t *a, int na, const int32_t *b, int nb) {
+    int n = na < nb ? na : nb, i = 0;
+    while (i < n && a[i] == b[i]) i++;
+    return (size_t)i;
+}
+
+/* Sets up a free slot for a job: reuses the cached prefix, builds the
+ * decoding state. */
+static int slot_start(srv_engine *e, slot *sl, srv_job *j, char *err, size_t errlen) {
+    sl->job = j;
+    const job_params *p = &j->p;
+    int keep = (int)common_prefix(qwenc_session_tokens(sl->s), qwenc_session_n_past(sl->s), p->prompt, p->n_prompt);
+    if (keep >= p->n_prompt) keep = p->n_prompt - 1;  /* the last prompt token is evaluated for fresh logits */
+    int rc = qwenc_session_truncate(sl->s, keep, err, errlen);
+    if (rc) return rc;
+    sl->pos = keep;
+    j->n_cached = keep;
+    rc = qwenc_sampler_new(&p->sampling, &sl->smp, err, errlen);
+    if (rc) return rc;
+    for (int i = 0; i < p->n_prompt; i++) qwenc_sampler_accept(sl->smp, p->prompt[i], 1);
+    sl->ds = qwenc_detok_stream_new(e->tok, 1);
+    j->fmt = job_format_new();
+    if (!sl->ds || !j->fmt) return snprintf(err, errlen, "out of memory"), QWENC_ENOMEM;
+    if (p->chat) {
+        reply_ids_from_tokenizer(e->tok, &sl->ids);
+        if (!p->tools) sl->ids.tool_open = sl->ids.tool_close = -1;
+        sl->rp = reply_parser_new(&sl->ids, reply_prompt_in_think(&sl->ids, p->prompt, p->n_prompt), emit_reply, j);
+        if (!sl->rp) return snprintf(err, errlen, "out of memory"), QWENC_ENOMEM;
+    }
+    if (p->n_stop && !(sl->stop = stop_matcher_new((const char *const *)p->stop, p->n_stop)))
+        return snprintf(err, errlen, "out of memory"), QWENC_ENOMEM;
+    if (p->json_object) {
+        if (!e->jvocab && !(e->jvocab = json_vocab_new(e->tok, e->vocab)))
+            return snprintf(err, errlen, "out of memory"), QWENC_ENOMEM;
+        if (!(sl->guard = json_guard_new(e->jvocab, e->gen.eos_ids, e->gen.n_eos)))
+            return snprintf(err, errlen, "out of memory"), QWENC_ENOMEM;
+    }
+    rc = forced_tool_tokens(e, sl, err, errlen);
+    if (rc) return rc;
+    response_begin(j);
+    return 0;
+}
+
+/* ---- one step --------------------------------------------------------- */
+
+static int in_reasoning(const slot *sl) { return sl->rp && reply_parser_in_reasoning(sl->rp); }
+
+/* The next token: forced, JSON-constrained or freely sampled. *guarded is
+ * set when the json guard chose it. */
+static int32_t pick_token(srv_engine *e, slot *sl, const float *logits, int *guarded) {
+    srv_job *j = sl->job;
+    *guarded = 0;
+    int free_choice = in_reasoning(sl) || (sl->rp && reply_parser_in_tool_call(sl->rp));
+    if (sl->i_forced > 0 && sl->i_forced < sl->n_forced) return sl->forced[sl->i_forced++];
+    int content_start = !in_reasoning(sl) && sl->n_outside == 0;
+    if ((sl->n_forced && sl->i_forced == 0 && content_start) || (sl->guard && !free_choice)) {
+        /* The model may still open a think block first when thinking is on. */
+        if (j->p.thinking && j->n_completion == 0 && sl->ids.think_open >= 0) {
+            int32_t id = qwenc_sample(sl->smp, logits, e->vocab);
+            if (id == sl->ids.think_open) return id;
+        }
+        if (sl->n_forced && sl->i_forced == 0 && content_start) return sl->forced[sl->i_forced++];
+        *guarded = 1;
+        return json_guard_sample(sl->guard, sl->smp, logits, e->scratch);
+    }
+    return qwenc_sample(sl->smp, logits, e->vocab);
+}
+
+static void record_logprob(srv_engine *e, slot *sl, const float *logits, int32_t id) {
+    int n_top = sl->job->p.top_logprobs;
+    int32_t top_ids[MAX_TOP_LOGPROBS];
+    float top_lp[MAX_TOP_LOGPROBS];
+    float lp = qwenc_logprobs(logits, e->vocab, id, n_top, top_ids, top_lp);
+    response_logprob(sl->job, e->tok, id, lp, top_ids, top_lp, n_top);
+}
+
+static void decode_step(srv_engine *e, slot *sl) {
+    srv_job *j = sl->job;
+    const float *logits = qwenc_session_logits(sl->s);
+    int guarded;
+    int reasoning_before = in_reasoning(sl);
+    int32_t id = pick_token(e, sl, logits, &guarded);
+    if (j->n_completion == 0) {
+        j->t_first_token = now_s();
+        sl->t_decode = j->t_first_token;
+    }
+    j->n_completion++;
+    if (is_eos(e, id)) {
+        slot_finish(e, sl, JOB_STOP);
+        return;
+    }
+    qwenc_sampler_accept(sl->smp, id, 0);
+    if (guarded) json_guard_accept(sl->guard, id);
+    if (j->p.logprobs) record_logprob(e, sl, logits, id);
+    if (!reasoning_before && id != sl->ids.think_close) sl->n_outside++;
+    if (feed_token(sl, id)) {
+        slot_finish(e, sl, JOB_STOP);
+        return;
+    }
+    if (sl->rp && !j->p.parallel_tool_calls && reply_parser_n_tool_calls(sl->rp) > 0) {
+        slot_finish(e, sl, JOB_TOOL_CALLS);
+        return;
+    }
+    if ((j->p.max_tokens >= 0 && j->n_completion >= j->p.max_tokens) ||
+        qwenc_session_n_past(sl->s) >= qwenc_session_n_ctx(sl->s)) {
+        slot_finish(e, sl, JOB_LENGTH);
+        return;
+    }
+    char err[256];
+    if (qwenc_session_eval(sl->s, &id, 1, NULL, err, sizeof err)) slot_fail(e, sl, err);
+}
+
+static void slot_step(srv_engine *e, slot *sl) {
+    srv_job *j = sl->job;
+    if (job_is_cancelled(j)) {
+        slot_finish(e, sl, JOB_CANCELLED);
+        return;
+    }
+    if (sl->pos < j->p.n_prompt) {
+        int n = j->p.n_prompt - sl->pos;
+        if (n > e->c.prefill_chunk) n = e->c.prefill_chunk;
+        char err[256];
+        if (qwenc_session_eval(sl->s, j->p.prompt + sl->pos, n, NULL, err, sizeof err)) {
+            slot_fail(e, sl, err);
+            return;
+        }
+        sl->pos += n;
+        return;
+    }
+    decode_step(e, sl);
+}
+
+/* ---- the thread ------------------------------------------------------- */
+
+/* Moves queued jobs into free slots, each to the slot whose cache shares the
+ * longest prefix with its prompt. Called with mu held. */
+static void admit_locked(srv_engine *e) {
+    while (e->q_len > 0) {
+        srv_job *j = e->queue[e->q_head];
+        int best = -1;
+        size_t best_len = 0;
+        for (int i = 0; i < e->c.n_parallel; i++) {
+            slot *sl = &e->slots[i];
+            if (sl->job) continue;
+            size_t l = common_prefix(qwenc_session_tokens(sl->s), qwenc_session_n_past(sl->s), j->p.prompt,
+                                     j->p.n_prompt);
+            if (best < 0 || l > best_len) best = i, best_len = l;
+        }
+        if (best < 0) return;
+        e->q_head = (e->q_head + 1) % e->c.max_queue;
+        e->q_len--;
+        e->running++;
+        pthread_mutex_unlock(&e->mu);
+        char err[256] = "";
+        slot *sl = &e->slots[best];
+        if (slot_start(e, sl, j, err, sizeof err)) {
+            sl->job = j;
+            slot_fail(e, sl, err[0] ? err : "could not start the request");
+        }
+        pthread_mutex_lock(&e->mu);
+    }
+}
+
+static void *engine_main(void *arg) {
+    srv_engine *e = arg;
+    pthread_mutex_lock(&e->mu);
+    while (!e->stopping) {
+        admit_locked(e);
+        if (e->running == 0) {
+            pthread_cond_wait(&e->cv, &e->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&e->mu);
+        for (int i = 0; i < e->c.n_parallel; i++)
+            if (e->slots[i].job) slot_step(e, &e->slots[i]);
+        pthread_mutex_lock(&e->mu);
+    }
+    pthread_mutex_unlock(&e->mu);
+    for (int i = 0; i < e->c.n_parallel; i++)
+        if (e->slots[i].job) slot_finish(e, &e->slots[i], JOB_CANCELLED);
+    return NULL;
+}
+
+int engine_submit(srv_engine *e, srv_job *j) {
+    pthread_mutex_lock(&e->mu);
+    if (e->q_len >= e->c.max_queue || e->stopping) {
+        pthread_mutex_unlock(&e->mu);
+        return -1;
+    }
+    job_ref(j);
+    e->queue[(e->q_head + e->q_len) % e->c.max_queue] = j;
+    e->q_len++;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    return 0;
+}
+
+void engine_get_stats(srv_engine *e, metrics_gauges *g) {
+    pthread_mutex_lock(&e->mu);
+    g->queued = e->q_len;
+    g->running = e->running;
+    pthread_mutex_unlock(&e->mu);
+    g->n_slots = e->c.n_parallel;
+    g->kv_total = (int64_t)e->c.n_parallel * e->c.n_ctx;
+    g->kv_used = 0;
+    /* Read without the engine's lock: a position count a step stale is fine for a gauge. */
+    for (int i = 0; i < e->c.n_parallel; i++) g->kv_used += qwenc_session_n_past(e->slots[i].s);
+}
+
+int engine_new(qwenc_model *m, const engine_config *c, srv_metrics *metrics, srv_engine **out, char *err,
+               size_t errlen) {
+    *out = NULL;
+    srv_engine *e = calloc(1, sizeof *e);
+    if (!e) return snprintf(err, errlen, "out of memory"), QWENC_ENOMEM;
+    e->m = m;
+    e->tok = qwenc_model_tokenizer(m);
+    e->c = *c;
+    e->metrics = metrics;
+    qwenc_model_info info;
+    qwenc_model_get_info(m, &info);
+    e->vocab = info.vocab_size;
+    qwenc_model_gen_defaults(m, &e->gen);
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    e->slots = calloc((size_t)c->n_parallel, sizeof *e->slots);
+    e->queue = calloc((size_t)c->max_queue, sizeof *e->queue);
+    e->scratch = malloc((size_t)e->vocab * sizeof *e->scratch);
+    int rc = !e->slots || !e->queue || !e->scratch ? (snprintf(err, errlen, "out of memory"), QWENC_ENOMEM) : 0;
+    for (int i = 0; !rc && i < c->n_parallel; i++) rc = qwenc_session_new(m, c->n_ctx, &e->slots[i].s, err, errlen);
+    if (!rc && pthread_create(&e->thread, NULL, engine_main, e))
+        rc = (snprintf(err, errlen, "cannot start the engine thread"), QWENC_ENOMEM);
+    if (rc) {
+        if (e->slots)
+            for (int i = 0; i < c->n_parallel; i++) qwenc_session_free(e->slots[i].s);
+        free(e->slots);
+        free(e->queue);
+        free(e->scratch);
+        free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+void engine_free(srv_engine *e) {
+    if (!e) return;
+    pthread_mutex_lock(&e->mu);
+    e->stopping = 1;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    pthread_join(e->thread, NULL);
+    for (int i = 0; i < e->q_len; i++) {
+        srv_job *j = e->queue[(e->q_head + i) % e->c.max_queue];
+        j->end = JOB_CANCELLED;
+        job_close(j);
+        job_unref(j);
+    }
+    for (int i = 0; i < e->c.n_parallel; i++) qwenc_session_free(e->slots[i].s);
+    json_vocab_free(e->jvocab);
+    free(e->slots);
+    free(e->queue);
+    free(e->scratch);
+    free(e);
+}
