@@ -90,6 +90,7 @@ int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx);
 /* Generation defaults read from generation_config.json (or neutral values). */
 typedef struct {
     float temperature, top_p, min_p;
+    float repetition_penalty; /* 1 when generation_config.json has none */
     int top_k;
     int do_sample;
     int eos_ids[8];
@@ -144,6 +145,11 @@ typedef struct {
     float top_p;       /* >= 1: off */
     float min_p;       /* <= 0: off */
     uint64_t seed;
+    /* Penalties on the tokens given to qwenc_sampler_accept, applied before
+     * temperature, top-k, top-p and min-p (as vLLM does). */
+    float presence_penalty;   /* in [-2, 2]; 0: off */
+    float frequency_penalty;  /* in [-2, 2]; 0: off */
+    float repetition_penalty; /* > 0; 1: off */
 } qwenc_sampler_params;
 
 void qwenc_sampler_params_init(qwenc_sampler_params *p);
@@ -152,8 +158,25 @@ typedef struct qwenc_sampler qwenc_sampler;
 
 int qwenc_sampler_new(const qwenc_sampler_params *p, qwenc_sampler **out, char *err, size_t errlen);
 void qwenc_sampler_free(qwenc_sampler *s);
-/* Picks a token id from vocab_size logits (ties in greedy go to the lowest id). */
+/* Picks a token id from vocab_size logits (ties in greedy go to the lowest
+ * id), after the penalties; the logits are not modified. */
 int32_t qwenc_sample(qwenc_sampler *s, const float *logits, int vocab_size);
+
+/* Records a token the penalties look at. As vLLM does: repetition_penalty
+ * (> 1 discourages; HF/CTRL rule: positive logits divided, negative
+ * multiplied) counts prompt and generated tokens; presence and frequency
+ * penalties (OpenAI's rule: logit -= presence * [count > 0] + frequency *
+ * count) count generated tokens only. Negative ids are ignored. */
+void qwenc_sampler_accept(qwenc_sampler *s, int32_t id, int is_prompt);
+/* Forgets the accepted tokens (the random generator keeps going). */
+void qwenc_sampler_reset(qwenc_sampler *s);
+
+/* Log-softmax of the raw logits: the log-probability of `id`, and the top_n
+ * most likely ids with theirs (descending, ties to the lower id) in
+ * top_ids/top_logprobs (min(top_n, vocab_size) entries; top_n may be 0).
+ * Returns the log-probability of id (-INFINITY when id is out of range). */
+float qwenc_logprobs(const float *logits, int vocab_size, int32_t id, int top_n, int32_t *top_ids,
+                     float *top_logprobs);
 
 /* ---- tokenizer ---------------------------------------------------------- */
 
@@ -177,6 +200,10 @@ int qwenc_tokenizer_n_tokens(const qwenc_tokenizer *t);
 
 /* Id of a token given by its exact text ("<|im_end|>", "<tool_call>"), or -1. */
 int32_t qwenc_token_id(const qwenc_tokenizer *t, const char *text);
+
+/* 1 for an added token (special or not: <|im_end|>, <think>, <tool_call>),
+ * 0 for a vocabulary token or an out-of-range id. */
+int qwenc_token_is_added(const qwenc_tokenizer *t, int32_t id);
 
 /* Encodes UTF-8 text (added/special tokens in the text are recognised).
  * *ids is malloc'd; the caller frees it. Invalid UTF-8 is QWENC_EINVAL with

@@ -26,6 +26,19 @@ expect "plain prompt" $' return 10\n\n    def gi(n): return 10\n\n    def gi(n):
 a=$("$QWENC_BIN" generate -m "$demo" -p "import os" -n 24 --seed 7 --temp 0.9 --print-ids)
 b=$("$QWENC_BIN" generate -m "$demo" -p "import os" -n 24 --seed 7 --temp 0.9 --print-ids)
 if [ -n "$a" ] && [ "$a" == "$b" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED seed: '$a' vs '$b'"; fi
+# penalties: the greedy loop above repeats itself; a repetition penalty breaks it, a neutral one changes nothing
+plain=$("$QWENC_BIN" generate -m "$demo" -p "def fibonacci(n):" --greedy -n 48 --print-ids)
+neutral=$("$QWENC_BIN" generate -m "$demo" -p "def fibonacci(n):" --greedy -n 48 --print-ids --repeat-penalty 1 --presence-penalty 0)
+rep=$("$QWENC_BIN" generate -m "$demo" -p "def fibonacci(n):" --greedy -n 48 --print-ids --repeat-penalty 1.3)
+pres=$("$QWENC_BIN" generate -m "$demo" -p "def fibonacci(n):" --greedy -n 48 --print-ids --presence-penalty 1.5 --frequency-penalty 0.5)
+if [ -n "$plain" ] && [ "$plain" == "$neutral" ] && [ "$rep" != "$plain" ] && [ "$pres" != "$plain" ]; then
+  pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED penalties: '$plain' / '$neutral' / '$rep' / '$pres'"; fi
+for bad in "--repeat-penalty 0" "--repeat-penalty x" "--presence-penalty 2.5" "--frequency-penalty -3"; do
+  # shellcheck disable=SC2086
+  msg=$("$QWENC_BIN" generate -m "$demo" -p "x" -n 1 $bad 2>&1 >/dev/null); rc=$?
+  if [ $rc -eq 2 ] && [ "$(printf '%s\n' "$msg" | wc -l)" -eq 1 ] && [[ "$msg" == *penalty* ]]; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAILED $bad: exit $rc, '$msg'"; fi
+done
 rm -f /tmp/qwenc-gen-err.$$
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

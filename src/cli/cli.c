@@ -108,6 +108,9 @@ int cli_sampling_option(const char *cmd, int c, const char *arg, cli_sampling *s
     case CLI_O_TOPP: bad = cli_parse_float(cmd, "--top-p", arg, &s->top_p); s->have_top_p = 1; break;
     case CLI_O_MINP: bad = cli_parse_float(cmd, "--min-p", arg, &s->min_p); s->have_min_p = 1; break;
     case CLI_O_SEED: bad = cli_parse_int(cmd, "--seed", arg, 0, __LONG_MAX__, &s->seed); break;
+    case CLI_O_REPEAT: bad = cli_parse_float(cmd, "--repeat-penalty", arg, &s->repeat); s->have_repeat = 1; break;
+    case CLI_O_PRESENCE: bad = cli_parse_float(cmd, "--presence-penalty", arg, &s->presence); break;
+    case CLI_O_FREQUENCY: bad = cli_parse_float(cmd, "--frequency-penalty", arg, &s->frequency); break;
     default: return 0;
     }
     return bad ? -1 : 1;
@@ -124,6 +127,9 @@ int cli_sampler_new(qwenc_model *m, const cli_sampling *s, qwenc_sampler **out, 
     sp.top_p = s->have_top_p ? (float)s->top_p : d.top_p;
     sp.min_p = s->have_min_p ? (float)s->min_p : d.min_p;
     sp.seed = (uint64_t)s->seed;
+    sp.repetition_penalty = s->have_repeat ? (float)s->repeat : d.repetition_penalty;
+    sp.presence_penalty = (float)s->presence;
+    sp.frequency_penalty = (float)s->frequency;
     return qwenc_sampler_new(&sp, out, err, errlen);
 }
 

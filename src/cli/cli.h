@@ -42,22 +42,35 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
 int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out);
 
 /* Sampling options, the same on every subcommand that generates. */
-enum { CLI_O_GREEDY = 900, CLI_O_TEMP, CLI_O_TOPK, CLI_O_TOPP, CLI_O_MINP, CLI_O_SEED };
+enum {
+    CLI_O_GREEDY = 900, CLI_O_TEMP, CLI_O_TOPK, CLI_O_TOPP, CLI_O_MINP, CLI_O_SEED,
+    CLI_O_REPEAT, CLI_O_PRESENCE, CLI_O_FREQUENCY
+};
 #define CLI_SAMPLING_LONGOPTS                                                                  \
     {"greedy", no_argument, 0, CLI_O_GREEDY}, {"temp", required_argument, 0, CLI_O_TEMP},      \
     {"top-k", required_argument, 0, CLI_O_TOPK}, {"top-p", required_argument, 0, CLI_O_TOPP}, \
-    {"min-p", required_argument, 0, CLI_O_MINP}, {"seed", required_argument, 0, CLI_O_SEED}
+    {"min-p", required_argument, 0, CLI_O_MINP}, {"seed", required_argument, 0, CLI_O_SEED},   \
+    {"repeat-penalty", required_argument, 0, CLI_O_REPEAT},                                    \
+    {"presence-penalty", required_argument, 0, CLI_O_PRESENCE},                                \
+    {"frequency-penalty", required_argument, 0, CLI_O_FREQUENCY}
 #define CLI_SAMPLING_HELP                                                                     \
     "      --greedy        always take the most likely token\n"                                \
     "      --temp X        temperature (default from generation_config.json)\n"                \
     "      --top-k N       top-k (0 = off; default from generation_config.json)\n"             \
     "      --top-p X       top-p (1 = off; default from generation_config.json)\n"             \
     "      --min-p X       min-p (0 = off)\n"                                                  \
+    "      --repeat-penalty X  > 1 discourages tokens of the prompt and the answer: positive\n" \
+    "                      logits divided by X, negative ones multiplied (1 = off; default\n"   \
+    "                      from generation_config.json)\n"                                     \
+    "      --presence-penalty X  subtracted from the logit of every token already generated,\n" \
+    "                      in [-2, 2] (0 = off)\n"                                            \
+    "      --frequency-penalty X  subtracted once per time a token was generated, in [-2, 2]\n" \
+    "                      (0 = off)\n"                                                        \
     "      --seed N        random seed (default 0)\n"
 
 typedef struct {
-    int greedy, have_temp, have_top_k, have_top_p, have_min_p;
-    double temp, top_p, min_p;
+    int greedy, have_temp, have_top_k, have_top_p, have_min_p, have_repeat;
+    double temp, top_p, min_p, repeat, presence, frequency;
     long top_k, seed;
 } cli_sampling;
 

@@ -28,6 +28,9 @@ int cli_generate(qwenc_model *m, qwenc_session *s, qwenc_sampler *smp, const int
     qwenc_detok_stream *ds = tok ? qwenc_detok_stream_new(tok, o->skip_special) : NULL;
     if (tok && !ds) return snprintf(err, errlen, "out of memory"), QWENC_ENOMEM;
 
+    /* the penalties look at this prompt and this answer only */
+    qwenc_sampler_reset(smp);
+    for (int i = 0; i < n_prompt; i++) qwenc_sampler_accept(smp, prompt[i], 1);
     double t0 = cli_now();
     int rc = qwenc_session_sync(s, prompt, n_prompt, &st->n_reused, err, errlen);
     double t1 = cli_now();
@@ -35,6 +38,7 @@ int cli_generate(qwenc_model *m, qwenc_session *s, qwenc_sampler *smp, const int
     while (!rc && (o->n_predict < 0 || st->n_generated < o->n_predict)) {
         int32_t id = qwenc_sample(smp, qwenc_session_logits(s), in.vocab_size);
         st->n_generated++;
+        qwenc_sampler_accept(smp, id, 0);
         if (!o->ignore_eos && is_eos(&d, id)) {
             st->stop_eos = 1;
             break;

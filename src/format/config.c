@@ -136,6 +136,7 @@ void qw_config_default_generation(qw_config *c) {
     c->gen.top_p = 1.0f;
     c->gen.top_k = 50;  /* transformers' GenerationConfig defaults */
     c->gen.min_p = 0.0f;
+    c->gen.repetition_penalty = 1.0f;
     c->gen.do_sample = 0;
     c->gen.n_eos = 0;
     if (c->eos_id >= 0) c->gen.eos_ids[c->gen.n_eos++] = c->eos_id;
@@ -159,6 +160,8 @@ static int load_generation_config(const char *dir, qw_config *c, char *err, size
     if (rc == 0 && (rc = get_num(path, root, "temperature", &x, err, errlen)) > 0) c->gen.temperature = (float)x;
     if (rc >= 0 && (rc = get_num(path, root, "top_p", &x, err, errlen)) > 0) c->gen.top_p = (float)x;
     if (rc >= 0 && (rc = get_num(path, root, "min_p", &x, err, errlen)) > 0) c->gen.min_p = (float)x;
+    if (rc >= 0 && (rc = get_num(path, root, "repetition_penalty", &x, err, errlen)) > 0)
+        c->gen.repetition_penalty = (float)x;
     if (rc >= 0) rc = get_int(path, root, "top_k", 0, BIG, &c->gen.top_k, err, errlen);
     if (rc >= 0) rc = get_bool(path, root, "do_sample", &c->gen.do_sample, err, errlen);
     json_t *eos = json_object_get(root, "eos_token_id");

@@ -13,6 +13,9 @@ void qwenc_sampler_params_init(qwenc_sampler_params *p) {
     p->top_p = 1.0f;
     p->min_p = 0.0f;
     p->seed = 0;
+    p->presence_penalty = 0.0f;
+    p->frequency_penalty = 0.0f;
+    p->repetition_penalty = 1.0f;
 }
 
 static uint64_t splitmix64(uint64_t *s) {
@@ -42,6 +45,14 @@ int qwenc_sampler_new(const qwenc_sampler_params *p, qwenc_sampler **out, char *
     if (!(p->temperature >= 0) || !(p->top_p > 0 && p->top_p <= 1) || !(p->min_p >= 0 && p->min_p <= 1))
         return qw_errf(err, errlen, QWENC_EINVAL,
                        "sampler params: need temperature >= 0, 0 < top_p <= 1, 0 <= min_p <= 1");
+    if (!(p->presence_penalty >= -2 && p->presence_penalty <= 2) ||
+        !(p->frequency_penalty >= -2 && p->frequency_penalty <= 2))
+        return qw_errf(err, errlen, QWENC_EINVAL,
+                       "sampler params: need presence_penalty and frequency_penalty in [-2, 2], got %g and %g",
+                       p->presence_penalty, p->frequency_penalty);
+    if (!(p->repetition_penalty > 0 && isfinite(p->repetition_penalty)))
+        return qw_errf(err, errlen, QWENC_EINVAL, "sampler params: need repetition_penalty > 0, got %g",
+                       p->repetition_penalty);
     qwenc_sampler *s = calloc(1, sizeof *s);
     if (!s) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     s->p = *p;
@@ -55,7 +66,89 @@ void qwenc_sampler_free(qwenc_sampler *s) {
     if (!s) return;
     free(s->cand);
     free(s->prob);
+    free(s->count);
+    free(s->seen);
+    free(s->penalized);
     free(s);
+}
+
+/* ---- penalties ------------------------------------------------------------ */
+
+static int penalties_on(const qwenc_sampler *s) {
+    return s->p.presence_penalty != 0 || s->p.frequency_penalty != 0 || s->p.repetition_penalty != 1;
+}
+
+/* Room for counts up to id: grown geometrically, so a vocabulary costs one
+ * or two reallocations over a sampler's life. */
+static int reserve_counts(qwenc_sampler *s, int32_t id) {
+    if (id < s->count_cap) return 1;
+    int cap = s->count_cap ? s->count_cap : 1024;
+    while (cap <= id) cap = cap > (1 << 29) ? id + 1 : cap * 2;
+    struct sampler_count *c = realloc(s->count, (size_t)cap * sizeof *c);
+    if (!c) return 0;
+    memset(c + s->count_cap, 0, (size_t)(cap - s->count_cap) * sizeof *c);
+    s->count = c;
+    s->count_cap = cap;
+    return 1;
+}
+
+static int push_seen(qwenc_sampler *s, int32_t id) {
+    if (s->n_seen == s->seen_cap) {
+        int cap = s->seen_cap ? 2 * s->seen_cap : 256;
+        int32_t *v = realloc(s->seen, (size_t)cap * sizeof *v);
+        if (!v) return 0;
+        s->seen = v;
+        s->seen_cap = cap;
+    }
+    s->seen[s->n_seen++] = id;
+    return 1;
+}
+
+/* Out of memory leaves the token uncounted: penalties are a preference,
+ * not a guarantee, and qwenc_sample has no error path. */
+void qwenc_sampler_accept(qwenc_sampler *s, int32_t id, int is_prompt) {
+    if (!s || id < 0 || !penalties_on(s) || !reserve_counts(s, id)) return;
+    struct sampler_count *c = &s->count[id];
+    if (!c->seen) {
+        if (!push_seen(s, id)) return;
+        c->seen = 1;
+    }
+    if (!is_prompt) c->generated++;
+}
+
+void qwenc_sampler_reset(qwenc_sampler *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n_seen; i++) s->count[s->seen[i]] = (struct sampler_count){0, 0};
+    s->n_seen = 0;
+}
+
+void sampler_apply_penalties(const qwenc_sampler *s, float *row, int n) {
+    float rep = s->p.repetition_penalty, presence = s->p.presence_penalty, frequency = s->p.frequency_penalty;
+    for (int i = 0; i < s->n_seen; i++) {
+        int32_t id = s->seen[i];
+        if (id >= n) continue;
+        float x = row[id];
+        if (rep != 1) x = x > 0 ? x / rep : x * rep;
+        uint32_t g = s->count[id].generated;
+        if (g) x -= presence + frequency * (float)g;
+        row[id] = x;
+    }
+}
+
+/* The logits the sampler draws from: the caller's row, or a penalized copy
+ * when tokens were accepted (the caller's row as is if the copy cannot be
+ * allocated). */
+static const float *penalized_logits(qwenc_sampler *s, const float *logits, int n) {
+    if (!s->n_seen) return logits;
+    if (s->penalized_cap < n) {
+        free(s->penalized);
+        s->penalized = malloc((size_t)n * sizeof *s->penalized);
+        s->penalized_cap = s->penalized ? n : 0;
+        if (!s->penalized) return logits;
+    }
+    memcpy(s->penalized, logits, (size_t)n * sizeof *logits);
+    sampler_apply_penalties(s, s->penalized, n);
+    return s->penalized;
 }
 
 int sampler_argmax(const float *x, int n) {
@@ -104,6 +197,7 @@ static void select_top_k(struct sampler_cand *cand, const float *logits, int n, 
 }
 
 int32_t qwenc_sample(qwenc_sampler *s, const float *logits, int n) {
+    logits = penalized_logits(s, logits, n);
     if (s->p.temperature <= 0 || s->p.top_k == 1) return sampler_argmax(logits, n);
     if (s->cap < n) {
         free(s->cand);
@@ -139,4 +233,34 @@ int32_t qwenc_sample(qwenc_sampler *s, const float *logits, int n) {
         if (r < 0) return s->cand[i].id;
     }
     return s->cand[keep - 1].id;
+}
+
+/* ---- log-probabilities ------------------------------------------------------ */
+
+/* Inserts (id, x) into the descending list top[0..*k) of at most cap
+ * entries. Ids arrive in increasing order, so an equal value ranks after
+ * the ones already there (ties to the lower id). */
+static void top_insert(int32_t *ids, float *xs, int *k, int cap, int32_t id, float x) {
+    if (*k == cap && !(x > xs[cap - 1])) return;
+    int i = *k < cap ? (*k)++ : cap - 1;
+    for (; i > 0 && x > xs[i - 1]; i--) {
+        xs[i] = xs[i - 1];
+        ids[i] = ids[i - 1];
+    }
+    xs[i] = x;
+    ids[i] = id;
+}
+
+float qwenc_logprobs(const float *logits, int n, int32_t id, int top_n, int32_t *top_ids, float *top_logprobs) {
+    if (n <= 0) return -INFINITY;
+    float mx = logits[sampler_argmax(logits, n)];
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    /* every logit -inf: nothing is possible */
+    double lse = isfinite(mx) ? mx + log(sum) : INFINITY;
+    if (top_n > n) top_n = n;
+    int k = 0;
+    for (int i = 0; i < n && top_n > 0; i++) top_insert(top_ids, top_logprobs, &k, top_n, i, logits[i]);
+    for (int i = 0; i < k; i++) top_logprobs[i] = (float)((double)top_logprobs[i] - lse);
+    return id >= 0 && id < n ? (float)((double)logits[id] - lse) : -INFINITY;
 }

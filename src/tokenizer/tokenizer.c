@@ -16,6 +16,10 @@ int32_t qwenc_token_id(const qwenc_tokenizer *t, const char *text) {
     return a ? a->id : bpe_token_id(t->bpe, text, n);
 }
 
+int qwenc_token_is_added(const qwenc_tokenizer *t, int32_t id) {
+    return t && id >= 0 && id < t->n_ids && t->is_added[id];
+}
+
 const char *qwenc_token_bytes(const qwenc_tokenizer *t, int32_t id, size_t *len) {
     if (!t || id < 0 || id >= t->n_ids || t->bytes_off[id] == UINT32_MAX) return NULL;
     if (len) *len = t->bytes_len[id];

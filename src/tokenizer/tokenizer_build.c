@@ -16,7 +16,7 @@ qwenc_tokenizer *qw_tokenizer_new(void) {
     return t;
 }
 
-/* Fills the per-id decoded bytes and special flags. */
+/* Fills the per-id decoded bytes and the special and added flags. */
 static int build_id_tables(qwenc_tokenizer *t) {
     int32_t n = bpe_vocab_end(t->bpe);
     for (size_t i = 0; i < t->added.n; i++)
@@ -25,7 +25,8 @@ static int build_id_tables(qwenc_tokenizer *t) {
     t->bytes_off = malloc((size_t)(n ? n : 1) * sizeof *t->bytes_off);
     t->bytes_len = malloc((size_t)(n ? n : 1) * sizeof *t->bytes_len);
     t->special = calloc((size_t)(n ? n : 1), 1);
-    if (!t->bytes_off || !t->bytes_len || !t->special) return QWENC_ENOMEM;
+    t->is_added = calloc((size_t)(n ? n : 1), 1);
+    if (!t->bytes_off || !t->bytes_len || !t->special || !t->is_added) return QWENC_ENOMEM;
     for (int32_t id = 0; id < n; id++) {
         const added_token *a = added_vocab_by_id(&t->added, id);
         size_t len = 0;
@@ -39,6 +40,7 @@ static int build_id_tables(qwenc_tokenizer *t) {
         if (bytelevel_token_bytes(&t->bytelevel, s, len, &t->token_bytes)) return QWENC_ENOMEM;
         t->bytes_len[id] = (uint32_t)(t->token_bytes.len - t->bytes_off[id]);
         t->special[id] = a && a->special;
+        t->is_added[id] = a != NULL;
     }
     return 0;
 }
@@ -95,6 +97,7 @@ void qwenc_tokenizer_free(qwenc_tokenizer *t) {
     free(t->bytes_off);
     free(t->bytes_len);
     free(t->special);
+    free(t->is_added);
     free(t->chat_template);
     free(t->bos_token);
     free(t->eos_token);

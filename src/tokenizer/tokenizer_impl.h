@@ -24,6 +24,7 @@ struct qwenc_tokenizer {
     uint32_t *bytes_off;    /* by id; UINT32_MAX where no token has the id */
     uint32_t *bytes_len;
     unsigned char *special; /* by id: 1 for special added tokens */
+    unsigned char *is_added; /* by id: 1 for added tokens, special or not */
 
     char *chat_template;    /* from tokenizer_config.json / GGUF metadata, or NULL */
     char *bos_token, *eos_token, *pad_token, *unk_token;
