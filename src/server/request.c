@@ -473,17 +473,17 @@ char *request_detokenize(const request_ctx *c, const char *body, size_t len, srv
     json_t *ids = json_object_get(r, "tokens");
     char *out = NULL;
     if (!json_is_array(ids)) {
-        BAD("tokens", "'tokens' must be an array of token ids");
+        (void)BAD("tokens", "'tokens' must be an array of token ids");
     } else if (!prompt_from_ids(c, ids, &p, e)) {
         char *text = NULL, err[256];
         size_t n = 0;
         if (qwenc_detokenize(c->tok, p.prompt, (size_t)p.n_prompt, 0, &text, &n, err, sizeof err)) {
-            BAD("tokens", "%s", err);
+            (void)BAD("tokens", "%s", err);
         } else {
             json_t *res = json_pack("{s:s%}", "content", text, n);
             out = res ? json_dumps(res, JSON_COMPACT) : NULL;
             json_decref(res);
-            if (!out) BAD("tokens", "the tokens do not decode to valid UTF-8 text");
+            if (!out) (void)BAD("tokens", "the tokens do not decode to valid UTF-8 text");
         }
         free(text);
     }

@@ -382,11 +382,11 @@ int server_run(qwenc_model *m, const server_config *c, volatile sig_atomic_t *st
     if (!rc) {
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
                          (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-        d = MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR,
-                             (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s, MHD_OPTION_EXTERNAL_LOGGER,
-                             mhd_log, NULL, MHD_OPTION_END);
+        d = MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER,
+                             mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_CONNECTION_LIMIT,
+                             (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s,
+                             MHD_OPTION_END);
         if (!d) rc = (snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address here?)", c->host,
                                c->port), QWENC_EIO);
     }
