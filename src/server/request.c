@@ -107,7 +107,12 @@ static int parse_sampling(const request_ctx *c, json_t *r, job_params *p, srv_er
     sp->frequency_penalty = (float)frequency;
     sp->repetition_penalty = (float)repetition;
     sp->seed = have_seed ? (uint64_t)seed : random_seed();
-    return 0;
+    /* The engine builds the sampler later; whatever it would refuse is refused here, as a 400. */
+    qwenc_sampler *probe = NULL;
+    char err[256];
+    int rc = qwenc_sampler_new(sp, &probe, err, sizeof err);
+    qwenc_sampler_free(probe);
+    return rc ? BAD(NULL, "%s", err) : 0;
 }
 
 static int parse_stop(json_t *r, job_params *p, srv_error *e) {
