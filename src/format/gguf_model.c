@@ -151,6 +151,33 @@ static void hf_name(const char *g, char *out, size_t n) {
                 snprintf(out, n, "model.layers.%d.%s.%s", layer, layer_names[i].hf, kind);
 }
 
+void qw_gguf_name_from_hf(const char *hf, char *out, size_t n) {
+    int layer, used = 0;
+    out[0] = 0;
+    if (!strcmp(hf, "model.embed_tokens.weight")) snprintf(out, n, "token_embd.weight");
+    else if (!strcmp(hf, "model.norm.weight")) snprintf(out, n, "output_norm.weight");
+    else if (!strcmp(hf, "lm_head.weight")) snprintf(out, n, "output.weight");
+    else if (sscanf(hf, "model.layers.%d.%n", &layer, &used) == 1 && used) {
+        const char *part = hf + used, *kind = strrchr(part, '.');  /* "self_attn.q_proj" "." "weight" */
+        for (size_t i = 0; kind && i < sizeof layer_names / sizeof layer_names[0]; i++)
+            if (strlen(layer_names[i].hf) == (size_t)(kind - part) && !memcmp(part, layer_names[i].hf, (size_t)(kind - part)))
+                snprintf(out, n, "blk.%d.%s.%s", layer, layer_names[i].gguf, kind + 1);
+    }
+}
+
+int qw_gguf_expert_name(const char *hf, int *layer, int *expert, char *out, size_t n) {
+    int used = 0;
+    char proj[16];
+    if (sscanf(hf, "model.layers.%d.mlp.experts.%d.%15[a-z_].weight%n", layer, expert, proj, &used) != 3 || hf[used])
+        return 0;
+    for (size_t i = 0; i < sizeof expert_names / sizeof expert_names[0]; i++) {
+        if (strcmp(proj, expert_names[i].hf)) continue;
+        snprintf(out, n, "blk.%d.%s.weight", *layer, expert_names[i].gguf);
+        return 1;
+    }
+    return 0;
+}
+
 /* blk.N.ffn_{gate,up,down}_exps.weight, ne [in, out, n_expert] -> one view per expert. */
 static int add_experts(qw_checkpoint *ck, const qw_gguf *g, const qw_gguf_tensor *t, char *err, size_t errlen) {
     int layer, used = 0;
