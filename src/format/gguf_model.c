@@ -2,6 +2,7 @@
 #include "base/err.h"
 #include "format/gguf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,24 @@ static int arch_float(const qw_gguf *g, const char *arch, const char *key, doubl
     if (kv && !qw_gguf_kv_f64(kv, out))
         return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not a number", g->path, full);
     return 0;
+}
+
+/* general.sampling.*: where llama.cpp's converter (and qwenc convert) puts
+ * generation_config.json's sampling defaults. */
+static void sampling_from_metadata(const qw_gguf *g, qw_config *c) {
+    const qw_gguf_kv *kv;
+    int64_t k;
+    double v;
+    if ((kv = qw_gguf_find(g, "general.sampling.top_k")) && qw_gguf_kv_i64(kv, &k) && k >= 0 && k <= INT32_MAX)
+        c->gen.top_k = (int)k;
+    if ((kv = qw_gguf_find(g, "general.sampling.top_p")) && qw_gguf_kv_f64(kv, &v) && v > 0 && v <= 1)
+        c->gen.top_p = (float)v;
+    if ((kv = qw_gguf_find(g, "general.sampling.min_p")) && qw_gguf_kv_f64(kv, &v) && v >= 0 && v <= 1)
+        c->gen.min_p = (float)v;
+    if ((kv = qw_gguf_find(g, "general.sampling.temp")) && qw_gguf_kv_f64(kv, &v) && v > 0 && v <= 100) {
+        c->gen.temperature = (float)v;
+        c->gen.do_sample = 1;
+    }
 }
 
 static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_t errlen) {
@@ -91,6 +110,7 @@ static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_
     if ((kv = qw_gguf_find(g, "tokenizer.ggml.eos_token_id")) && qw_gguf_kv_i64(kv, &v)) c->eos_id = (int)v;
     snprintf(c->dtype, sizeof c->dtype, "%s", qw_gguf_type_name(emb->type));
     qw_config_default_generation(c);
+    sampling_from_metadata(g, c);
     return 0;
 }
 

@@ -191,6 +191,7 @@ static void write_model_metadata(qw_gguf_writer *w, const qw_config *c, uint32_t
     if (c->gen.do_sample) {  /* as the converter copies generation_config.json */
         if (c->gen.top_k > 0) qw_gguf_set_i32(w, "general.sampling.top_k", c->gen.top_k);
         if (c->gen.top_p < 1) qw_gguf_set_f32(w, "general.sampling.top_p", c->gen.top_p);
+        if (c->gen.min_p > 0) qw_gguf_set_f32(w, "general.sampling.min_p", c->gen.min_p);
         qw_gguf_set_f32(w, "general.sampling.temp", c->gen.temperature);
     }
     set_arch_u32(w, arch, "block_count", c->n_layers);
