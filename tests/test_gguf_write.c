@@ -315,7 +315,7 @@ static void bad_input(void) {
     qw_gguf_writer *w;
     const char *p = tmp_path("w.gguf");
     int64_t ne[2] = {32, 2};
-    float x[64] = {0};
+    float x[128] = {0};
     CHECK(qw_gguf_writer_new(p, 24, &w, err, sizeof err) == QWENC_EINVAL, "alignment 24");
     if (qw_gguf_writer_new(p, 32, &w, err, sizeof err) == 0) {
         qw_gguf_set_u32(w, "a", 1);
