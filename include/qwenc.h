@@ -84,6 +84,18 @@ void qwenc_model_foreach_tensor(const qwenc_model *m,
                                            int rank, const int64_t *shape),
                                 void *ctx);
 
+/* Writes the model as a GGUF v3 file that llama.cpp loads (arch qwen3,
+ * qwen3moe or qwen2; llama.cpp's tensor names; the tokenizer, when the model
+ * has one, as tokenizer.ggml.* metadata with the chat template). type is
+ * "f32", "f16", "bf16", "q8_0" or "q4_0": the type of the weight matrices
+ * (vectors, norms and the MoE router stay f32, as llama.cpp's converter
+ * keeps them). Works from any loaded model, GGUF included. The file appears
+ * at path only when complete (written beside it, then renamed). progress
+ * (may be NULL) is called with bytes of tensor data written so far. */
+int qwenc_model_save_gguf(qwenc_model *m, const char *path, const char *type,
+                          void (*progress)(void *ctx, int64_t done_bytes, int64_t total_bytes),
+                          void *progress_ctx, char *err, size_t errlen);
+
 /* Bytes the KV cache of one session of n_ctx positions takes. */
 int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx);
 

@@ -2,6 +2,8 @@
 #include "base/err.h"
 #include "base/file.h"
 #include "format/gguf_model.h"
+#include "format/gguf.h"
+#include "model/gguf_export.h"
 #include "model/model.h"
 
 #include <math.h>
@@ -66,7 +68,11 @@ int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_m
         if (!m->pool || !m->inv_freq) rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     }
     if (!rc && gguf) {
-        rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);  /* a lone .gguf is a whole model */
+        /* a lone .gguf is a whole model; one without tokenizer metadata (a
+         * model whose directory had no tokenizer, written by qwenc convert)
+         * is like such a directory */
+        if (qw_gguf_find(m->ck.gguf, "tokenizer.ggml.model"))
+            rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);
     } else if (!rc) {
         char *tj = qw_path_join(path, "tokenizer.json");
         if (tj && qw_file_exists(tj)) rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);
@@ -129,6 +135,13 @@ void qwenc_model_foreach_tensor(const qwenc_model *m,
         const qw_st_tensor *t = &m->ck.tensors[i];
         fn(ctx, t->name, qw_dtype_name(t->dtype), t->rank, t->shape);
     }
+}
+
+int qwenc_model_save_gguf(qwenc_model *m, const char *path, const char *type,
+                          void (*progress)(void *ctx, int64_t done_bytes, int64_t total_bytes), void *progress_ctx,
+                          char *err, size_t errlen) {
+    if (!m || !path || !*path) return qw_errf(err, errlen, QWENC_EINVAL, "save_gguf: no model or no path");
+    return qw_gguf_export(&m->cfg, &m->ck, m->tokenizer, m->pool, path, type, progress, progress_ctx, err, errlen);
 }
 
 int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx) {

@@ -20,6 +20,7 @@ static const struct {
     {"tokenize", cmd_tokenize, "text on stdin -> token ids (JSON array)"},
     {"detokenize", cmd_detokenize, "JSON array of ids on stdin -> text"},
     {"template", cmd_template, "render the chat template for a JSON request on stdin"},
+    {"convert", cmd_convert, "write a model as a GGUF file (bf16, f16, f32, q8_0, q4_0) for llama.cpp"},
 };
 
 static void usage(FILE *f) {
