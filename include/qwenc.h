@@ -52,6 +52,20 @@ int qwenc_model_open(const char *path, const qwenc_model_params *params,
                      qwenc_model **out, char *err, size_t errlen);
 void qwenc_model_free(qwenc_model *m);
 
+/* A random-weight model of a real Qwen shape, built in memory (no files), for
+ * benchmarks and tests. shape: "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b",
+ * "qwen3-8b", "qwen3-14b", "qwen3-30b-a3b", "qwen2.5-0.5b", "qwen2.5-7b", or
+ * the tiny test shapes "tiny-qwen3", "tiny-qwen3-moe", "tiny-qwen2". dtype:
+ * "f32", "bf16", "q8_0" or "q4_0" for the matrices (norms, biases and the MoE
+ * router are f32, as in GGUF files). Weights are about N(0, 0.02), norm gains
+ * 1; the same seed gives the same weights whatever the thread count. The
+ * model has no tokenizer and neutral generation defaults (greedy, no eos).
+ * Unknown shape or dtype: QWENC_EINVAL; more bytes than the machine has:
+ * QWENC_ENOMEM. */
+int qwenc_model_open_synthetic(const char *shape, const char *dtype, uint64_t seed,
+                               const qwenc_model_params *params, qwenc_model **out, char *err,
+                               size_t errlen);
+
 typedef struct {
     const char *arch;         /* "qwen3", "qwen2", "qwen3_moe" */
     int vocab_size;           /* rows of the output logits */
@@ -71,6 +85,8 @@ typedef struct {
     int64_t n_params;         /* all parameters */
     int64_t n_params_active;  /* parameters used per token (== n_params if dense) */
     int64_t weight_bytes;     /* bytes of weights as stored (mapped, not copied) */
+    int64_t weight_bytes_per_token; /* bytes of weights one decoded token reads, as stored:
+                                       the active experts only, the lm_head, one embedding row */
     const char *weight_dtype; /* dtype of the bulk of the weights, e.g. "bf16" */
     int n_tensors;
     int bos_id, eos_id;       /* from config.json; -1 when absent */

@@ -5,8 +5,10 @@
 #include "format/gguf.h"
 #include "model/gguf_export.h"
 #include "model/model.h"
+#include "model/synthetic.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,20 +37,40 @@ static float *rope_inv_freq(const qw_config *c) {
     return f;
 }
 
+/* A model with its name (errors point there) and compute threads, nothing loaded. */
+static int model_new(const char *name, const qwenc_model_params *params, qwenc_model **out, char *err,
+                     size_t errlen) {
+    if (params->size < sizeof *params)
+        return qw_errf(err, errlen, QWENC_EINVAL, "model params: size field not set");
+    qwenc_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->dir = strdup(name)) || !(m->pool = qw_pool_new(params->n_threads))) {
+        qwenc_model_free(m);
+        return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    }
+    *out = m;
+    return 0;
+}
+
+/* Once the config and checkpoint are in: names to weights, and the rest. */
+static int model_bind(qwenc_model *m, const qwenc_model_params *params, char *err, size_t errlen) {
+    int rc = qw_weights_bind(&m->cfg, &m->ck, m->dir, &m->w, err, errlen);
+    if (rc) return rc;
+    if (params->progress) qw_checkpoint_prefetch(&m->ck, params->progress, params->progress_ctx);
+    m->be = qw_backend_cpu();
+    m->inv_freq = rope_inv_freq(&m->cfg);
+    return m->inv_freq ? 0 : qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+}
+
 int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_model **out, char *err,
                      size_t errlen) {
     *out = NULL;
     qwenc_model_params def;
     qwenc_model_params_init(&def);
     if (!params) params = &def;
-    if (params->size < sizeof *params)
-        return qw_errf(err, errlen, QWENC_EINVAL, "model params: size field not set");
-    qwenc_model *m = calloc(1, sizeof *m);
-    if (!m || !(m->dir = strdup(path))) {
-        free(m);
-        return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    }
-    int gguf = !qw_is_dir(path) && qw_file_exists(path), rc;  /* a file: GGUF (or an error saying why not) */
+    qwenc_model *m = NULL;
+    int rc = model_new(path, params, &m, err, errlen);
+    if (rc) return rc;
+    int gguf = !qw_is_dir(path) && qw_file_exists(path);  /* a file: GGUF (or an error saying why not) */
     if (gguf) {
         rc = qw_gguf_model_open(path, &m->cfg, &m->ck, err, errlen);
         /* tensor errors read "<dir>/<file>" */
@@ -59,14 +81,7 @@ int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_m
         rc = qw_config_load(path, &m->cfg, err, errlen);
         if (!rc) rc = qw_checkpoint_open(path, &m->ck, err, errlen);
     }
-    if (!rc) rc = qw_weights_bind(&m->cfg, &m->ck, m->dir, &m->w, err, errlen);
-    if (!rc && params->progress) qw_checkpoint_prefetch(&m->ck, params->progress, params->progress_ctx);
-    if (!rc) {
-        m->be = qw_backend_cpu();
-        m->pool = qw_pool_new(params->n_threads);
-        m->inv_freq = rope_inv_freq(&m->cfg);
-        if (!m->pool || !m->inv_freq) rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    }
+    if (!rc) rc = model_bind(m, params, err, errlen);
     if (!rc && gguf) {
         /* a lone .gguf is a whole model; one without tokenizer metadata (a
          * model whose directory had no tokenizer, written by qwenc convert)
@@ -78,6 +93,30 @@ int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_m
         if (tj && qw_file_exists(tj)) rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);
         free(tj);
     }
+    if (rc) {
+        qwenc_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+int qwenc_model_open_synthetic(const char *shape, const char *dtype, uint64_t seed,
+                               const qwenc_model_params *params, qwenc_model **out, char *err, size_t errlen) {
+    *out = NULL;
+    qwenc_model_params def;
+    qwenc_model_params_init(&def);
+    if (!params) params = &def;
+    qw_dtype dt;
+    int rc = qw_synthetic_dtype(dtype, &dt, err, errlen);
+    if (rc) return rc;
+    char name[96];
+    snprintf(name, sizeof name, "%s-%s", shape, dtype);  /* errors read "synthetic/<shape>-<dtype>" */
+    qwenc_model *m = NULL;
+    if ((rc = model_new("synthetic", params, &m, err, errlen))) return rc;
+    rc = qw_synthetic_config(shape, &m->cfg, err, errlen);
+    if (!rc) rc = qw_synthetic_checkpoint(&m->cfg, dt, seed, name, m->pool, &m->ck, err, errlen);
+    if (!rc) rc = model_bind(m, params, err, errlen);
     if (rc) {
         qwenc_model_free(m);
         return rc;
@@ -121,6 +160,7 @@ void qwenc_model_get_info(const qwenc_model *m, qwenc_model_info *o) {
     o->n_params = m->w.n_params;
     o->n_params_active = m->w.n_params_active;
     o->weight_bytes = m->w.n_bytes;
+    o->weight_bytes_per_token = m->w.n_bytes_active;
     o->weight_dtype = qw_dtype_name(m->w.main_dtype);
     o->n_tensors = m->ck.n_tensors;
     o->bos_id = c->bos_id;

@@ -16,6 +16,7 @@ static const struct {
     {"list", cmd_list, "list the models in the models directory"},
     {"info", cmd_info, "show a model's architecture, parameters, tensors and memory"},
     {"generate", cmd_generate, "generate tokens from token ids or text"},
+    {"bench", cmd_bench, "measure prefill and decode speed, as llama-bench does"},
     {"logits", cmd_logits, "write the logits of every position to a file"},
     {"tokenize", cmd_tokenize, "text on stdin -> token ids (JSON array)"},
     {"detokenize", cmd_detokenize, "JSON array of ids on stdin -> text"},
