@@ -43,6 +43,10 @@ typedef struct {
      * page during the first tokens) and progress is reported as they are. */
     void (*progress)(void *ctx, int64_t done_bytes, int64_t total_bytes);
     void *progress_ctx;
+    /* A tokenizer (directory or .gguf, as qwenc_tokenizer_open takes) used
+     * instead of the model's own; the only way a synthetic model gets one.
+     * NULL: the model's own, if it has one. */
+    const char *tokenizer;
 } qwenc_model_params;
 
 void qwenc_model_params_init(qwenc_model_params *p);

@@ -61,6 +61,26 @@ static int model_bind(qwenc_model *m, const qwenc_model_params *params, char *er
     return m->inv_freq ? 0 : qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
 }
 
+/* The model's tokenizer: the one params name, or the model's own when its
+ * files have one (none is not an error: such a model runs on ids). */
+static int model_tokenizer(qwenc_model *m, const qwenc_model_params *params, const char *path, int gguf, char *err,
+                           size_t errlen) {
+    if (params->tokenizer) return qwenc_tokenizer_open(params->tokenizer, &m->tokenizer, err, errlen);
+    if (!path) return 0;
+    if (gguf) {
+        /* a lone .gguf is a whole model; one without tokenizer metadata (a
+         * model whose directory had no tokenizer, written by qwenc convert)
+         * is like such a directory */
+        if (qw_gguf_find(m->ck.gguf, "tokenizer.ggml.model"))
+            return qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);
+        return 0;
+    }
+    char *tj = qw_path_join(path, "tokenizer.json");
+    int rc = tj && qw_file_exists(tj) ? qwenc_tokenizer_open(path, &m->tokenizer, err, errlen) : 0;
+    free(tj);
+    return rc;
+}
+
 int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_model **out, char *err,
                      size_t errlen) {
     *out = NULL;
@@ -82,17 +102,7 @@ int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_m
         if (!rc) rc = qw_checkpoint_open(path, &m->ck, err, errlen);
     }
     if (!rc) rc = model_bind(m, params, err, errlen);
-    if (!rc && gguf) {
-        /* a lone .gguf is a whole model; one without tokenizer metadata (a
-         * model whose directory had no tokenizer, written by qwenc convert)
-         * is like such a directory */
-        if (qw_gguf_find(m->ck.gguf, "tokenizer.ggml.model"))
-            rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);
-    } else if (!rc) {
-        char *tj = qw_path_join(path, "tokenizer.json");
-        if (tj && qw_file_exists(tj)) rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);
-        free(tj);
-    }
+    if (!rc) rc = model_tokenizer(m, params, path, gguf, err, errlen);
     if (rc) {
         qwenc_model_free(m);
         return rc;
@@ -117,6 +127,7 @@ int qwenc_model_open_synthetic(const char *shape, const char *dtype, uint64_t se
     rc = qw_synthetic_config(shape, &m->cfg, err, errlen);
     if (!rc) rc = qw_synthetic_checkpoint(&m->cfg, dt, seed, name, m->pool, &m->ck, err, errlen);
     if (!rc) rc = model_bind(m, params, err, errlen);
+    if (!rc) rc = model_tokenizer(m, params, NULL, 0, err, errlen);
     if (rc) {
         qwenc_model_free(m);
         return rc;
