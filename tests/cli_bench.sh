@@ -35,7 +35,8 @@ check_json() {
     if (!pos(j.peak_rss_mb)) p.push(`peak_rss_mb ${j.peak_rss_mb}`);
     if (+gen > 0 ? !pos(j.weight_gbps) : j.weight_gbps !== null) p.push(`weight_gbps ${j.weight_gbps}`);
     if (!pos(j.weight_bytes_per_token)) p.push("weight_bytes_per_token");
-    if (+gen > 0 && Math.abs(j.weight_gbps - j.weight_bytes_per_token * j.decode_tps.median / 1e9) > 1e-3 * j.weight_gbps)
+    const want_gbps = +gen > 0 ? j.weight_bytes_per_token * j.decode_tps.median / 1e9 : 0;
+    if (+gen > 0 && Math.abs(j.weight_gbps - want_gbps) > 1e-3 * want_gbps)
       p.push("weight_gbps is not bytes per token x median decode tok/s");
     if (typeof j.model !== "string" || !j.model) p.push("model");
     if (j.type !== type) p.push(`type ${j.type}, want ${type}`);
