@@ -148,8 +148,8 @@ static int parse_common(const request_ctx *c, json_t *r, srv_job *j, srv_error *
     }
     long long n = 1, max_tokens = -1;
     if (get_int(r, "n", 1, 1, &n, NULL, e)) return -1;
-    if (get_int(r, "max_tokens", 0, INT32_MAX, &max_tokens, NULL, e) ||
-        get_int(r, "max_completion_tokens", 0, INT32_MAX, &max_tokens, NULL, e))
+    if (get_int(r, "max_tokens", 1, INT32_MAX, &max_tokens, NULL, e) ||
+        get_int(r, "max_completion_tokens", 1, INT32_MAX, &max_tokens, NULL, e))
         return -1;
     j->p.max_tokens = (int)max_tokens;
     if (get_bool(r, "stream", &j->stream, e)) return -1;
