@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows are handed out to threads in runs of whole micro-tiles; bf16 rows
- * feed the micro-kernel straight from the mapping when the batch is one
+/* Rows are handed out to threads in runs of whole micro-tiles; bf16, Q8_0
+ * and Q4_0 rows feed the micro-kernel straight from the mapping when the batch is one
  * tile of tokens or less (decode), else they are widened once into a
  * per-thread buffer and reused for every tile of tokens (prefill). */
 #define ROW_BLOCK QW_TILE_MR
@@ -64,6 +64,9 @@ static void matmul_task(void *ctx, int task, int thread) {
             } else if (w->dtype == QW_DT_Q8_0) {
                 int64_t rb = qw_dtype_row_bytes(QW_DT_Q8_0, k);
                 j->tile->q8_0((const uint8_t *)w->data + r * rb, rb, nr, xt, k, nt, k, yt, w->rows);
+            } else if (w->dtype == QW_DT_Q4_0) {
+                int64_t rb = qw_dtype_row_bytes(QW_DT_Q4_0, k);
+                j->tile->q4_0((const uint8_t *)w->data + r * rb, rb, nr, xt, k, nt, k, yt, w->rows);
             } else {
                 j->tile->bf16((const uint16_t *)w->data + r * k, k, nr, xt, k, nt, k, yt, w->rows);
             }
@@ -80,7 +83,8 @@ static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y,
     n_tasks = (w->rows + per - 1) / per;
     matmul_job j = {qw_tile_best(), w, x, y, n_tok, per, NULL};
     /* rows widened into scratch unless a kernel reads them as stored */
-    int direct = n_tok <= QW_TILE_NT && (w->dtype == QW_DT_BF16 || (w->dtype == QW_DT_Q8_0 && j.tile->q8_0));
+    int direct = n_tok <= QW_TILE_NT && (w->dtype == QW_DT_BF16 || (w->dtype == QW_DT_Q8_0 && j.tile->q8_0) ||
+                                         (w->dtype == QW_DT_Q4_0 && j.tile->q4_0));
     if (w->dtype != QW_DT_F32 && !direct) {
         j.scratch = malloc((size_t)nt * ROW_BLOCK * (size_t)w->cols * sizeof(float));
         if (!j.scratch) {
