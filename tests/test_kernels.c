@@ -8,6 +8,8 @@
 #include "kernels/cpu/ref.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t rng = 88172645463325252ull;
@@ -262,6 +264,56 @@ static void add_task(void *ctx, int task, int thread) {
     ((int *)ctx)[task] += task + 1;
 }
 
+/* Each task marks its thread's scratch; the marks land in the right buffer. */
+typedef struct {
+    qw_pool *pool;
+    int *hits;  /* [thread] */
+} scratch_ctx;
+
+static void scratch_task(void *ctx, int task, int thread) {
+    scratch_ctx *c = ctx;
+    int *buf = qw_pool_scratch(c->pool, thread);
+    buf[task % 1000]++;
+    buf[1000] = thread;
+    c->hits[thread]++;
+}
+
+/* Per-thread scratch: reserved once, kept while big enough, distinct and
+ * aligned per thread; a NULL pool or an impossible size is refused. */
+static void test_pool_scratch(void) {
+    for (int threads = 1; threads <= 3; threads++) {
+        qw_pool *p = qw_pool_new(threads);
+        CHECK(qw_pool_reserve(p, 1001 * sizeof(int)) == 0, "reserve");
+        void *first[3];
+        int ok = 1;
+        for (int t = 0; t < threads; t++) {
+            first[t] = qw_pool_scratch(p, t);
+            ok &= first[t] && (uintptr_t)first[t] % 64 == 0;
+            for (int u = 0; u < t; u++) ok &= first[u] != first[t];
+            memset(first[t], 0, 1001 * sizeof(int));
+        }
+        CHECK(ok, "%d threads: scratch buffers distinct and 64-byte aligned", threads);
+        CHECK(qw_pool_reserve(p, 100) == 0 && qw_pool_scratch(p, 0) == first[0], "a smaller reserve keeps the buffer");
+        int hits[3] = {0};
+        scratch_ctx c = {p, hits};
+        qw_pool_run(p, scratch_task, &c, 5000);
+        int sum = 0;
+        for (int t = 0; t < threads; t++) {
+            const int *b = qw_pool_scratch(p, t);
+            int marks = 0;
+            for (int i = 0; i < 1000; i++) marks += b[i];
+            sum += marks;
+            ok &= marks == hits[t] && (!hits[t] || b[1000] == t);
+        }
+        CHECK(ok && sum == 5000, "%d threads: each task used its own thread's scratch", threads);
+        CHECK(qw_pool_reserve(p, 1 << 20) == 0 && qw_pool_scratch(p, threads - 1) != NULL, "grow");
+        if (!getenv("QWENC_SANITIZED"))  /* ASan aborts on impossible sizes instead of returning NULL */
+            CHECK(qw_pool_reserve(p, SIZE_MAX - 8) == -1, "an impossible size is refused");
+        qw_pool_free(p);
+    }
+    CHECK(qw_pool_reserve(NULL, 16) == -1, "no pool, no scratch");
+}
+
 static void test_pool(void) {
     for (int threads = 1; threads <= 4; threads++) {
         qw_pool *p = qw_pool_new(threads);
@@ -283,5 +335,6 @@ int main(void) {
     test_rmsnorm_rope_swiglu();
     test_attention();
     test_pool();
+    test_pool_scratch();
     return check_summary();
 }
