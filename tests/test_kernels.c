@@ -8,12 +8,19 @@
 #include "kernels/cpu/ref.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) {
     rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
     return (float)((rng >> 11) * 0x1.0p-53) * 2.0f - 1.0f;
+}
+
+static uint8_t byte_rand(void) {
+    frand();
+    return (uint8_t)(rng >> 11);
 }
 
 static uint16_t f32_to_bf16(float f) {
@@ -31,9 +38,18 @@ static uint16_t f32_to_f16(float f) { /* enough for |f| < 1: normal range, trunc
     return (uint16_t)(sign | (uint32_t)exp << 10 | ((u >> 13) & 1023));
 }
 
-/* A random weight matrix in the given dtype. */
+/* A random weight matrix in the given dtype; Q8_0 and Q4_0 quantized from
+ * random floats (cols a multiple of 32). */
 static qw_mat make_mat(qw_dtype dt, int rows, int cols, void **buf) {
     size_t n = (size_t)rows * cols;
+    if (dt == QW_DT_Q8_0 || dt == QW_DT_Q4_0) {
+        float *f = malloc(n * sizeof *f);
+        for (size_t i = 0; i < n; i++) f[i] = frand();
+        *buf = malloc((size_t)(rows * qw_dtype_row_bytes(dt, cols)));
+        CHECK(qw_quant_row(dt == QW_DT_Q8_0 ? QW_GGML_Q8_0 : QW_GGML_Q4_0, f, (int64_t)n, *buf) == 0, "quantize");
+        free(f);
+        return (qw_mat){*buf, dt, rows, cols};
+    }
     *buf = malloc(n * qw_dtype_size(dt));
     for (size_t i = 0; i < n; i++) {
         float v = frand();
@@ -52,13 +68,14 @@ static double max_rel_diff(const float *a, const float *b, size_t n) {
 
 static void test_matmul(void) {
     const qw_backend *be = qw_backend_cpu();
-    const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 1}, {64, 256, 9}, {130, 96, 4}, {5, 1000, 2}};
-    const qw_dtype dts[] = {QW_DT_F32, QW_DT_BF16, QW_DT_F16};
+    const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 1}, {64, 256, 9}, {130, 96, 4}, {5, 1000, 2}, {37, 64, 6}};
+    const qw_dtype dts[] = {QW_DT_F32, QW_DT_BF16, QW_DT_F16, QW_DT_Q8_0, QW_DT_Q4_0};
     for (int threads = 1; threads <= 3; threads += 2) {
         qw_pool *pool = qw_pool_new(threads);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            for (int d = 0; d < 3; d++) {
+            for (int d = 0; d < 5; d++) {
                 int rows = shapes[s][0], cols = shapes[s][1], n = shapes[s][2];
+                if ((dts[d] == QW_DT_Q8_0 || dts[d] == QW_DT_Q4_0) && cols % 32) continue;  /* whole blocks only */
                 void *buf;
                 qw_mat w = make_mat(dts[d], rows, cols, &buf);
                 float *x = malloc((size_t)n * cols * sizeof *x), *y = malloc((size_t)n * rows * sizeof *y),
@@ -76,7 +93,8 @@ static void test_matmul(void) {
                     be->matmul(pool, &w, x + (size_t)t * cols, y1, 1);
                     same &= memcmp(y1, y + (size_t)t * rows, (size_t)rows * sizeof *y1) == 0;
                 }
-                CHECK(same, "matmul %dx%d: row-by-row differs from batched", rows, cols);
+                CHECK(same, "matmul %s %dx%d n=%d threads=%d: row-by-row differs from batched", qw_dtype_name(dts[d]),
+                      rows, cols, n, threads);
                 free(buf); free(x); free(y); free(yr); free(y1);
             }
         qw_pool_free(pool);
@@ -193,46 +211,107 @@ static void test_tile_variants(void) {
     printf("micro-kernel variants tested on this CPU: %d (best: %s)\n", n_variants, qw_tile_best()->name);
 }
 
-/* Q8_0 micro-kernels equal the f32 kernel on dequantized rows, bit for bit
- * (so decode reading Q8_0 directly and prefill dequantizing agree). */
-static void test_tile_q8_0(void) {
-    int tested = 0;
+/* Q8_0 and Q4_0 micro-kernels equal the f32 kernel on dequantized rows, bit
+ * for bit (so decode reading the blocks directly and prefill dequantizing
+ * agree). Scales span the f16 range the models use, subnormals included. */
+static void test_tile_quant(uint32_t type) {
+    int tested = 0, q4 = type == QW_GGML_Q4_0, bb = q4 ? 18 : 34;
+    const char *name = q4 ? "q4_0" : "q8_0";
     for (const qw_tile_kernels *const *k = qw_tile_all(); *k; k++) {
-        if (!(*k)->q8_0) continue;
+        qw_tile_q8_0_fn fn = q4 ? (*k)->q4_0 : (*k)->q8_0;
+        if (!fn) continue;
         tested++;
         const int lens[] = {32, 64, 96, 1024};
         for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
-            int n = lens[li], rb = n / 32 * 34;
+            int n = lens[li], rb = n / 32 * bb;
             uint8_t *q = malloc((size_t)(4 * rb));
             float *w = malloc(sizeof(float) * 4 * n), *x = malloc(sizeof(float) * 4 * n);
-            for (int i = 0; i < 4 * rb; i++) q[i] = (uint8_t)(frand() * 127);
+            for (int i = 0; i < 4 * rb; i++) q[i] = byte_rand();
             for (int r = 0; r < 4; r++)
                 for (int b = 0; b < n / 32; b++) {
-                    uint16_t d = f32_to_f16(frand() * 0.01f);
-                    q[r * rb + b * 34] = (uint8_t)d;
-                    q[r * rb + b * 34 + 1] = (uint8_t)(d >> 8);
+                    float mag = b % 4 == 3 ? 1e-6f : b % 4 == 2 ? 3.0f : 0.01f;  /* f16 subnormal, large, typical */
+                    uint16_t d = f32_to_f16(frand() * mag);
+                    if (mag < 1e-5f) d = (uint16_t)((d & 0x8000) | (rng >> 20 & 0x3ff));
+                    q[r * rb + b * bb] = (uint8_t)d;
+                    q[r * rb + b * bb + 1] = (uint8_t)(d >> 8);
                 }
-            for (int r = 0; r < 4; r++) qw_dequant_row(QW_GGML_Q8_0, q + r * rb, n, w + r * n);
+            for (int r = 0; r < 4; r++) qw_dequant_row(type, q + r * rb, n, w + r * n);
             for (int i = 0; i < 4 * n; i++) x[i] = frand();
             int bad = 0;
             for (int nr = 1; nr <= 4; nr++)
                 for (int nt = 1; nt <= 4; nt++) {
                     float a[16], b[16];
-                    (*k)->q8_0(q, rb, nr, x, n, nt, n, a, 4);
+                    fn(q, rb, nr, x, n, nt, n, a, 4);
                     (*k)->f32(w, n, nr, x, n, nt, n, b, 4);
                     for (int r = 0; r < nr; r++)
                         for (int t = 0; t < nt; t++) bad += memcmp(&a[t * 4 + r], &b[t * 4 + r], 4) != 0;
                 }
-            CHECK(bad == 0, "%s q8_0 tile k=%d: %d outputs differ from f32 on dequantized rows", (*k)->name, n, bad);
+            CHECK(bad == 0, "%s %s tile k=%d: %d outputs differ from f32 on dequantized rows", (*k)->name, name, n,
+                  bad);
             free(q); free(w); free(x);
         }
     }
-    printf("q8_0 micro-kernel variants tested: %d\n", tested);
+    printf("%s micro-kernel variants tested: %d\n", name, tested);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c"))
+        CHECK(tested >= 1, "%s: the AVX-512 variant has no direct kernel", name);
+#endif
 }
 
 static void add_task(void *ctx, int task, int thread) {
     (void)thread;
     ((int *)ctx)[task] += task + 1;
+}
+
+/* Each task marks its thread's scratch; the marks land in the right buffer. */
+typedef struct {
+    qw_pool *pool;
+    int *hits;  /* [thread] */
+} scratch_ctx;
+
+static void scratch_task(void *ctx, int task, int thread) {
+    scratch_ctx *c = ctx;
+    int *buf = qw_pool_scratch(c->pool, thread);
+    buf[task % 1000]++;
+    buf[1000] = thread;
+    c->hits[thread]++;
+}
+
+/* Per-thread scratch: reserved once, kept while big enough, distinct and
+ * aligned per thread; a NULL pool or an impossible size is refused. */
+static void test_pool_scratch(void) {
+    for (int threads = 1; threads <= 3; threads++) {
+        qw_pool *p = qw_pool_new(threads);
+        CHECK(qw_pool_reserve(p, 1001 * sizeof(int)) == 0, "reserve");
+        void *first[3];
+        int ok = 1;
+        for (int t = 0; t < threads; t++) {
+            first[t] = qw_pool_scratch(p, t);
+            ok &= first[t] && (uintptr_t)first[t] % 64 == 0;
+            for (int u = 0; u < t; u++) ok &= first[u] != first[t];
+            memset(first[t], 0, 1001 * sizeof(int));
+        }
+        CHECK(ok, "%d threads: scratch buffers distinct and 64-byte aligned", threads);
+        CHECK(qw_pool_reserve(p, 100) == 0 && qw_pool_scratch(p, 0) == first[0], "a smaller reserve keeps the buffer");
+        int hits[3] = {0};
+        scratch_ctx c = {p, hits};
+        qw_pool_run(p, scratch_task, &c, 5000);
+        int sum = 0;
+        for (int t = 0; t < threads; t++) {
+            const int *b = qw_pool_scratch(p, t);
+            int marks = 0;
+            for (int i = 0; i < 1000; i++) marks += b[i];
+            sum += marks;
+            ok &= marks == hits[t] && (!hits[t] || b[1000] == t);
+        }
+        CHECK(ok && sum == 5000, "%d threads: each task used its own thread's scratch", threads);
+        CHECK(qw_pool_reserve(p, 1 << 20) == 0 && qw_pool_scratch(p, threads - 1) != NULL, "grow");
+        if (!getenv("QWENC_SANITIZED"))  /* ASan aborts on impossible sizes instead of returning NULL */
+            CHECK(qw_pool_reserve(p, SIZE_MAX - 8) == -1, "an impossible size is refused");
+        qw_pool_free(p);
+    }
+    CHECK(qw_pool_reserve(NULL, 16) == -1, "no pool, no scratch");
 }
 
 static void test_pool(void) {
@@ -250,10 +329,12 @@ static void test_pool(void) {
 
 int main(void) {
     test_tile_variants();
-    test_tile_q8_0();
+    test_tile_quant(QW_GGML_Q8_0);
+    test_tile_quant(QW_GGML_Q4_0);
     test_matmul();
     test_rmsnorm_rope_swiglu();
     test_attention();
     test_pool();
+    test_pool_scratch();
     return check_summary();
 }

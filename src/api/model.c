@@ -15,6 +15,7 @@
 struct qwenc_session {
     qwenc_model *m;
     qw_kv_cache kv;
+    qw_forward_scratch fwd;  /* activations, reused by every eval */
     int n_ctx, n_past;
     int32_t *tokens;   /* [n_ctx] the ids at positions 0..n_past-1 */
     float *logits;     /* last position */
@@ -229,6 +230,7 @@ int qwenc_session_new(qwenc_model *m, int n_ctx, qwenc_session **out, char *err,
 void qwenc_session_free(qwenc_session *s) {
     if (!s) return;
     qw_kv_cache_free(&s->kv);
+    qw_forward_scratch_free(&s->fwd);
     free(s->tokens);
     free(s->logits);
     free(s);
@@ -260,7 +262,7 @@ int qwenc_session_eval(qwenc_session *s, const int32_t *ids, int n, float *logit
         int b = n - done < QW_MAX_BATCH ? n - done : QW_MAX_BATCH;
         int last = done + b == n;
         float *out = logits_all ? logits_all + (int64_t)done * c->vocab_size : last ? s->logits : NULL;
-        int rc = qw_forward(s->m, &s->kv, s->n_past, ids + done, b, out, logits_all != NULL, err, errlen);
+        int rc = qw_forward(s->m, &s->kv, &s->fwd, s->n_past, ids + done, b, out, logits_all != NULL, err, errlen);
         if (rc) return rc;
         memcpy(s->tokens + s->n_past, ids + done, (size_t)b * sizeof *ids);
         s->n_past += b;

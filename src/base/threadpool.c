@@ -23,6 +23,9 @@ struct qw_pool {
     atomic_int next_task;
     int busy_workers;
     int stop;
+    /* per-thread scratch (qw_pool_reserve), touched only by the pool's one caller and by each thread's own task */
+    void **scratch;
+    size_t scratch_bytes;
 };
 
 static void run_tasks(qw_pool *p, int thread) {
@@ -62,9 +65,11 @@ qw_pool *qw_pool_new(int n_threads) {
     int nw = n_threads - 1;
     p->threads = calloc((size_t)(nw ? nw : 1), sizeof *p->threads);
     p->args = calloc((size_t)(nw ? nw : 1), sizeof *p->args);
-    if (!p->threads || !p->args) {
+    p->scratch = calloc((size_t)n_threads, sizeof *p->scratch);
+    if (!p->threads || !p->args || !p->scratch) {
         free(p->threads);
         free(p->args);
+        free(p->scratch);
         free(p);
         return NULL;
     }
@@ -88,6 +93,8 @@ void qw_pool_free(qw_pool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
+    for (int i = 0; i < p->n_threads; i++) free(p->scratch[i]);
+    free(p->scratch);
     free(p->threads);
     free(p->args);
     free(p);
@@ -115,3 +122,20 @@ void qw_pool_run(qw_pool *p, qw_task_fn fn, void *ctx, int n_tasks) {
     while (p->busy_workers > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
+
+int qw_pool_reserve(qw_pool *p, size_t bytes) {
+    if (!p) return -1;
+    if (bytes <= p->scratch_bytes) return 0;
+    size_t cap = (bytes + 63) / 64 * 64;
+    if (cap < bytes) return -1;  /* overflow */
+    for (int i = 0; i < p->n_threads; i++) {
+        void *b = aligned_alloc(64, cap);
+        if (!b) return -1;  /* the smaller buffers stay valid for scratch_bytes */
+        free(p->scratch[i]);
+        p->scratch[i] = b;
+    }
+    p->scratch_bytes = cap;
+    return 0;
+}
+
+void *qw_pool_scratch(const qw_pool *p, int thread) { return p->scratch[thread]; }

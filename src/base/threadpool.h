@@ -5,6 +5,8 @@
 #ifndef QW_BASE_THREADPOOL_H
 #define QW_BASE_THREADPOOL_H
 
+#include <stddef.h>
+
 typedef struct qw_pool qw_pool;
 
 typedef void (*qw_task_fn)(void *ctx, int task, int thread);
@@ -17,5 +19,14 @@ int qw_pool_size(const qw_pool *p);
 /* Runs fn for task = 0..n_tasks-1 and returns when all are done.
  * thread is in [0, qw_pool_size(p)), for per-thread scratch. */
 void qw_pool_run(qw_pool *p, qw_task_fn fn, void *ctx, int n_tasks);
+
+/* Per-thread scratch owned by the pool and kept between jobs, so kernels do
+ * not allocate per call: the caller of qw_pool_run reserves, before the job,
+ * at least `bytes` for every thread (memory is allocated only when the
+ * buffers must grow; their contents are not kept); a task running as
+ * `thread` then uses qw_pool_scratch(p, thread), 64-byte aligned. 0, or -1
+ * when out of memory or p is NULL. Like qw_pool_run, one caller at a time. */
+int qw_pool_reserve(qw_pool *p, size_t bytes);
+void *qw_pool_scratch(const qw_pool *p, int thread);
 
 #endif

@@ -9,22 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    float *x;     /* [n][hidden] the residual stream */
-    float *xn;    /* [n][hidden] normalized input of a block */
-    float *q;     /* [n][q_dim] */
-    float *att;   /* [n][q_dim] attention output before o_proj */
-    float *gate;  /* [n][inter] */
-    float *up;    /* [n][inter] */
-    float *tmp;   /* [n][hidden] block output before the residual add */
-    int *pos;     /* [n] */
-} scratch;
+typedef qw_forward_scratch scratch;
 
-static void scratch_free(scratch *s) {
+void qw_forward_scratch_free(scratch *s) {
     free(s->x); free(s->xn); free(s->q); free(s->att); free(s->gate); free(s->up); free(s->tmp); free(s->pos);
+    memset(s, 0, sizeof *s);
 }
 
-static int scratch_alloc(scratch *s, const qw_config *c, int n) {
+/* Buffers for n tokens; those already there are kept when large enough. */
+static int scratch_reserve(scratch *s, const qw_config *c, int n) {
+    if (n <= s->cap) return 0;
+    qw_forward_scratch_free(s);
     size_t h = (size_t)c->hidden_size, qd = (size_t)c->n_heads * c->head_dim;
     size_t inter = (size_t)(c->intermediate_size > c->moe_intermediate_size ? c->intermediate_size
                                                                             : c->moe_intermediate_size);
@@ -36,9 +31,12 @@ static int scratch_alloc(scratch *s, const qw_config *c, int n) {
     s->up = malloc(n * inter * sizeof(float));
     s->tmp = malloc(n * h * sizeof(float));
     s->pos = malloc((size_t)n * sizeof(int));
-    if (s->x && s->xn && s->q && s->att && s->gate && s->up && s->tmp && s->pos) return 0;
-    scratch_free(s);
-    return -1;
+    if (!(s->x && s->xn && s->q && s->att && s->gate && s->up && s->tmp && s->pos)) {
+        qw_forward_scratch_free(s);
+        return -1;
+    }
+    s->cap = n;
+    return 0;
 }
 
 static void residual_add(float *x, const float *y, int64_t n) {
@@ -89,14 +87,14 @@ static void mlp_block(const qwenc_model *m, const qw_mlp_weights *w, int n, scra
     /* tensor-parallel all-reduce of s->tmp goes here */
 }
 
-int qw_forward(const qwenc_model *m, qw_kv_cache *kv, int n_past, const int32_t *ids, int n,
+int qw_forward(const qwenc_model *m, qw_kv_cache *kv, scratch *sp, int n_past, const int32_t *ids, int n,
                float *logits, int logits_all, char *err, size_t errlen) {
     const qw_config *c = &m->cfg;
     const qw_backend *be = m->be;
     int h = c->hidden_size;
     float eps = (float)c->rms_norm_eps;
-    scratch s;
-    if (scratch_alloc(&s, c, n)) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory for a batch of %d", n);
+    if (scratch_reserve(sp, c, n)) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory for a batch of %d", n);
+    scratch s = *sp;
     for (int t = 0; t < n; t++) s.pos[t] = n_past + t;
 
     be->embed(&m->w.embed, ids, n, s.x);
@@ -108,7 +106,6 @@ int qw_forward(const qwenc_model *m, qw_kv_cache *kv, int n_past, const int32_t 
         be->rmsnorm(s.xn, s.x, &L->mlp_norm, n, h, eps);
         if (L->is_moe) {
             if (moe_forward(be, m->pool, c, L, s.xn, s.tmp, n)) {
-                scratch_free(&s);
                 return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory in the MoE layer %d", l);
             }
         } else {
@@ -116,13 +113,9 @@ int qw_forward(const qwenc_model *m, qw_kv_cache *kv, int n_past, const int32_t 
         }
         residual_add(s.x, s.tmp, (int64_t)n * h);
     }
-    if (!logits) {
-        scratch_free(&s);
-        return 0;
-    }
+    if (!logits) return 0;
     int first = logits_all ? 0 : n - 1;
     be->rmsnorm(s.xn, s.x + (int64_t)first * h, &m->w.final_norm, n - first, h, eps);
     be->matmul(m->pool, &m->w.lm_head, s.xn, logits, n - first);
-    scratch_free(&s);
     return 0;
 }

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows are handed out to threads in runs of whole micro-tiles; bf16 rows
- * feed the micro-kernel straight from the mapping when the batch is one
+/* Rows are handed out to threads in runs of whole micro-tiles; bf16, Q8_0
+ * and Q4_0 rows feed the micro-kernel straight from the mapping when the batch is one
  * tile of tokens or less (decode), else they are widened once into a
  * per-thread buffer and reused for every tile of tokens (prefill). */
 #define ROW_BLOCK QW_TILE_MR
@@ -22,7 +22,8 @@ typedef struct {
     float *y;
     int n_tok;
     int64_t rows_per_task;
-    float *scratch;  /* per thread: ROW_BLOCK * cols floats, when rows are widened */
+    qw_pool *pool;  /* its per-thread scratch holds ROW_BLOCK widened rows, when widen */
+    int widen;
 } matmul_job;
 
 static void widen_rows(const qw_mat *w, int64_t r, int nr, float *out) {
@@ -50,8 +51,8 @@ static void matmul_task(void *ctx, int task, int thread) {
         const float *rows = NULL;
         if (w->dtype == QW_DT_F32) {
             rows = (const float *)w->data + r * k;
-        } else if (j->scratch) {
-            float *buf = j->scratch + (int64_t)thread * ROW_BLOCK * k;
+        } else if (j->widen) {
+            float *buf = qw_pool_scratch(j->pool, thread);
             widen_rows(w, r, nr, buf);
             rows = buf;
         }
@@ -64,6 +65,9 @@ static void matmul_task(void *ctx, int task, int thread) {
             } else if (w->dtype == QW_DT_Q8_0) {
                 int64_t rb = qw_dtype_row_bytes(QW_DT_Q8_0, k);
                 j->tile->q8_0((const uint8_t *)w->data + r * rb, rb, nr, xt, k, nt, k, yt, w->rows);
+            } else if (w->dtype == QW_DT_Q4_0) {
+                int64_t rb = qw_dtype_row_bytes(QW_DT_Q4_0, k);
+                j->tile->q4_0((const uint8_t *)w->data + r * rb, rb, nr, xt, k, nt, k, yt, w->rows);
             } else {
                 j->tile->bf16((const uint16_t *)w->data + r * k, k, nr, xt, k, nt, k, yt, w->rows);
             }
@@ -78,18 +82,16 @@ static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y,
     int64_t per = (w->rows + n_tasks - 1) / n_tasks;
     per = (per + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
     n_tasks = (w->rows + per - 1) / per;
-    matmul_job j = {qw_tile_best(), w, x, y, n_tok, per, NULL};
+    matmul_job j = {qw_tile_best(), w, x, y, n_tok, per, pool, 0};
     /* rows widened into scratch unless a kernel reads them as stored */
-    int direct = n_tok <= QW_TILE_NT && (w->dtype == QW_DT_BF16 || (w->dtype == QW_DT_Q8_0 && j.tile->q8_0));
-    if (w->dtype != QW_DT_F32 && !direct) {
-        j.scratch = malloc((size_t)nt * ROW_BLOCK * (size_t)w->cols * sizeof(float));
-        if (!j.scratch) {
-            ref_matmul(pool, w, x, y, n_tok);  /* slower, but needs only one row of memory */
-            return;
-        }
+    int direct = n_tok <= QW_TILE_NT && (w->dtype == QW_DT_BF16 || (w->dtype == QW_DT_Q8_0 && j.tile->q8_0) ||
+                                         (w->dtype == QW_DT_Q4_0 && j.tile->q4_0));
+    j.widen = w->dtype != QW_DT_F32 && !direct;
+    if (j.widen && qw_pool_reserve(pool, ROW_BLOCK * (size_t)w->cols * sizeof(float))) {
+        ref_matmul(pool, w, x, y, n_tok);  /* slower, but needs only one row of memory */
+        return;
     }
     qw_pool_run(pool, matmul_task, &j, (int)n_tasks);
-    free(j.scratch);
 }
 
 /* A dot product is the 1 x 1 tile. */
@@ -102,7 +104,7 @@ static inline float dot_f32(const qw_tile_kernels *k, const float *a, const floa
 typedef struct {
     const qw_tile_kernels *tile;
     const qw_attn_args *a;
-    float *scratch;  /* per thread: n_past + n_tok scores */
+    qw_pool *pool;  /* its per-thread scratch holds n_past + n_tok scores */
 } attn_job;
 
 static void attention_task(void *ctx, int task, int thread) {
@@ -114,7 +116,7 @@ static void attention_task(void *ctx, int task, int thread) {
     int pos = a->n_past + t;
     int first = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;
     const float *q = a->q + ((int64_t)t * a->n_heads + h) * hd;
-    float *p = j->scratch + (int64_t)thread * (a->n_past + a->n_tok);
+    float *p = qw_pool_scratch(j->pool, thread);
     float mx = -INFINITY;
     for (int i = first; i <= pos; i++) {
         p[i] = dot_f32(j->tile, q, a->k_cache + (int64_t)i * kv_dim + kvh * hd, hd) * a->scale;
@@ -132,13 +134,12 @@ static void attention_task(void *ctx, int task, int thread) {
 }
 
 static void cpu_attention(qw_pool *pool, const qw_attn_args *a) {
-    attn_job j = {qw_tile_best(), a, malloc((size_t)qw_pool_size(pool) * (size_t)(a->n_past + a->n_tok) * sizeof(float))};
-    if (!j.scratch) {
+    attn_job j = {qw_tile_best(), a, pool};
+    if (qw_pool_reserve(pool, (size_t)(a->n_past + a->n_tok) * sizeof(float))) {
         ref_attention(pool, a);
         return;
     }
     qw_pool_run(pool, attention_task, &j, a->n_tok * a->n_heads);
-    free(j.scratch);
 }
 
 static void cpu_rmsnorm(float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps) {
