@@ -43,6 +43,10 @@ typedef struct {
      * page during the first tokens) and progress is reported as they are. */
     void (*progress)(void *ctx, int64_t done_bytes, int64_t total_bytes);
     void *progress_ctx;
+    /* A tokenizer (directory or .gguf, as qwenc_tokenizer_open takes) used
+     * instead of the model's own; the only way a synthetic model gets one.
+     * NULL: the model's own, if it has one. */
+    const char *tokenizer;
 } qwenc_model_params;
 
 void qwenc_model_params_init(qwenc_model_params *p);
@@ -51,6 +55,20 @@ void qwenc_model_params_init(qwenc_model_params *p);
 int qwenc_model_open(const char *path, const qwenc_model_params *params,
                      qwenc_model **out, char *err, size_t errlen);
 void qwenc_model_free(qwenc_model *m);
+
+/* A random-weight model of a real Qwen shape, built in memory (no files), for
+ * benchmarks and tests. shape: "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b",
+ * "qwen3-8b", "qwen3-14b", "qwen3-30b-a3b", "qwen2.5-0.5b", "qwen2.5-7b", or
+ * the tiny test shapes "tiny-qwen3", "tiny-qwen3-moe", "tiny-qwen2". dtype:
+ * "f32", "bf16", "q8_0" or "q4_0" for the matrices (norms, biases and the MoE
+ * router are f32, as in GGUF files). Weights are about N(0, 0.02), norm gains
+ * 1; the same seed gives the same weights whatever the thread count. The
+ * model has no tokenizer and neutral generation defaults (greedy, no eos).
+ * Unknown shape or dtype: QWENC_EINVAL; more bytes than the machine has:
+ * QWENC_ENOMEM. */
+int qwenc_model_open_synthetic(const char *shape, const char *dtype, uint64_t seed,
+                               const qwenc_model_params *params, qwenc_model **out, char *err,
+                               size_t errlen);
 
 typedef struct {
     const char *arch;         /* "qwen3", "qwen2", "qwen3_moe" */
@@ -71,6 +89,8 @@ typedef struct {
     int64_t n_params;         /* all parameters */
     int64_t n_params_active;  /* parameters used per token (== n_params if dense) */
     int64_t weight_bytes;     /* bytes of weights as stored (mapped, not copied) */
+    int64_t weight_bytes_per_token; /* bytes of weights one decoded token reads, as stored:
+                                       the active experts only, the lm_head, one embedding row */
     const char *weight_dtype; /* dtype of the bulk of the weights, e.g. "bf16" */
     int n_tensors;
     int bos_id, eos_id;       /* from config.json; -1 when absent */
@@ -83,6 +103,18 @@ void qwenc_model_foreach_tensor(const qwenc_model *m,
                                 void (*fn)(void *ctx, const char *name, const char *dtype,
                                            int rank, const int64_t *shape),
                                 void *ctx);
+
+/* Writes the model as a GGUF v3 file that llama.cpp loads (arch qwen3,
+ * qwen3moe or qwen2; llama.cpp's tensor names; the tokenizer, when the model
+ * has one, as tokenizer.ggml.* metadata with the chat template). type is
+ * "f32", "f16", "bf16", "q8_0" or "q4_0": the type of the weight matrices
+ * (vectors, norms and the MoE router stay f32, as llama.cpp's converter
+ * keeps them). Works from any loaded model, GGUF included. The file appears
+ * at path only when complete (written beside it, then renamed). progress
+ * (may be NULL) is called with bytes of tensor data written so far. */
+int qwenc_model_save_gguf(qwenc_model *m, const char *path, const char *type,
+                          void (*progress)(void *ctx, int64_t done_bytes, int64_t total_bytes),
+                          void *progress_ctx, char *err, size_t errlen);
 
 /* Bytes the KV cache of one session of n_ctx positions takes. */
 int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx);

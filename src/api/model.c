@@ -2,9 +2,13 @@
 #include "base/err.h"
 #include "base/file.h"
 #include "format/gguf_model.h"
+#include "format/gguf.h"
+#include "model/gguf_export.h"
 #include "model/model.h"
+#include "model/synthetic.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,20 +37,60 @@ static float *rope_inv_freq(const qw_config *c) {
     return f;
 }
 
+/* A model with its name (errors point there) and compute threads, nothing loaded. */
+static int model_new(const char *name, const qwenc_model_params *params, qwenc_model **out, char *err,
+                     size_t errlen) {
+    if (params->size < sizeof *params)
+        return qw_errf(err, errlen, QWENC_EINVAL, "model params: size field not set");
+    qwenc_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->dir = strdup(name)) || !(m->pool = qw_pool_new(params->n_threads))) {
+        qwenc_model_free(m);
+        return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    }
+    *out = m;
+    return 0;
+}
+
+/* Once the config and checkpoint are in: names to weights, and the rest. */
+static int model_bind(qwenc_model *m, const qwenc_model_params *params, char *err, size_t errlen) {
+    int rc = qw_weights_bind(&m->cfg, &m->ck, m->dir, &m->w, err, errlen);
+    if (rc) return rc;
+    if (params->progress) qw_checkpoint_prefetch(&m->ck, params->progress, params->progress_ctx);
+    m->be = qw_backend_cpu();
+    m->inv_freq = rope_inv_freq(&m->cfg);
+    return m->inv_freq ? 0 : qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+}
+
+/* The model's tokenizer: the one params name, or the model's own when its
+ * files have one (none is not an error: such a model runs on ids). */
+static int model_tokenizer(qwenc_model *m, const qwenc_model_params *params, const char *path, int gguf, char *err,
+                           size_t errlen) {
+    if (params->tokenizer) return qwenc_tokenizer_open(params->tokenizer, &m->tokenizer, err, errlen);
+    if (!path) return 0;
+    if (gguf) {
+        /* a lone .gguf is a whole model; one without tokenizer metadata (a
+         * model whose directory had no tokenizer, written by qwenc convert)
+         * is like such a directory */
+        if (qw_gguf_find(m->ck.gguf, "tokenizer.ggml.model"))
+            return qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);
+        return 0;
+    }
+    char *tj = qw_path_join(path, "tokenizer.json");
+    int rc = tj && qw_file_exists(tj) ? qwenc_tokenizer_open(path, &m->tokenizer, err, errlen) : 0;
+    free(tj);
+    return rc;
+}
+
 int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_model **out, char *err,
                      size_t errlen) {
     *out = NULL;
     qwenc_model_params def;
     qwenc_model_params_init(&def);
     if (!params) params = &def;
-    if (params->size < sizeof *params)
-        return qw_errf(err, errlen, QWENC_EINVAL, "model params: size field not set");
-    qwenc_model *m = calloc(1, sizeof *m);
-    if (!m || !(m->dir = strdup(path))) {
-        free(m);
-        return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    }
-    int gguf = !qw_is_dir(path) && qw_file_exists(path), rc;  /* a file: GGUF (or an error saying why not) */
+    qwenc_model *m = NULL;
+    int rc = model_new(path, params, &m, err, errlen);
+    if (rc) return rc;
+    int gguf = !qw_is_dir(path) && qw_file_exists(path);  /* a file: GGUF (or an error saying why not) */
     if (gguf) {
         rc = qw_gguf_model_open(path, &m->cfg, &m->ck, err, errlen);
         /* tensor errors read "<dir>/<file>" */
@@ -57,21 +101,33 @@ int qwenc_model_open(const char *path, const qwenc_model_params *params, qwenc_m
         rc = qw_config_load(path, &m->cfg, err, errlen);
         if (!rc) rc = qw_checkpoint_open(path, &m->ck, err, errlen);
     }
-    if (!rc) rc = qw_weights_bind(&m->cfg, &m->ck, m->dir, &m->w, err, errlen);
-    if (!rc && params->progress) qw_checkpoint_prefetch(&m->ck, params->progress, params->progress_ctx);
-    if (!rc) {
-        m->be = qw_backend_cpu();
-        m->pool = qw_pool_new(params->n_threads);
-        m->inv_freq = rope_inv_freq(&m->cfg);
-        if (!m->pool || !m->inv_freq) rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    if (!rc) rc = model_bind(m, params, err, errlen);
+    if (!rc) rc = model_tokenizer(m, params, path, gguf, err, errlen);
+    if (rc) {
+        qwenc_model_free(m);
+        return rc;
     }
-    if (!rc && gguf) {
-        rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);  /* a lone .gguf is a whole model */
-    } else if (!rc) {
-        char *tj = qw_path_join(path, "tokenizer.json");
-        if (tj && qw_file_exists(tj)) rc = qwenc_tokenizer_open(path, &m->tokenizer, err, errlen);
-        free(tj);
-    }
+    *out = m;
+    return 0;
+}
+
+int qwenc_model_open_synthetic(const char *shape, const char *dtype, uint64_t seed,
+                               const qwenc_model_params *params, qwenc_model **out, char *err, size_t errlen) {
+    *out = NULL;
+    qwenc_model_params def;
+    qwenc_model_params_init(&def);
+    if (!params) params = &def;
+    qw_dtype dt;
+    int rc = qw_synthetic_dtype(dtype, &dt, err, errlen);
+    if (rc) return rc;
+    char name[96];
+    snprintf(name, sizeof name, "%s-%s", shape, dtype);  /* errors read "synthetic/<shape>-<dtype>" */
+    qwenc_model *m = NULL;
+    if ((rc = model_new("synthetic", params, &m, err, errlen))) return rc;
+    rc = qw_synthetic_config(shape, &m->cfg, err, errlen);
+    if (!rc) rc = qw_synthetic_checkpoint(&m->cfg, dt, seed, name, m->pool, &m->ck, err, errlen);
+    if (!rc) rc = model_bind(m, params, err, errlen);
+    if (!rc) rc = model_tokenizer(m, params, NULL, 0, err, errlen);
     if (rc) {
         qwenc_model_free(m);
         return rc;
@@ -115,6 +171,7 @@ void qwenc_model_get_info(const qwenc_model *m, qwenc_model_info *o) {
     o->n_params = m->w.n_params;
     o->n_params_active = m->w.n_params_active;
     o->weight_bytes = m->w.n_bytes;
+    o->weight_bytes_per_token = m->w.n_bytes_active;
     o->weight_dtype = qw_dtype_name(m->w.main_dtype);
     o->n_tensors = m->ck.n_tensors;
     o->bos_id = c->bos_id;
@@ -129,6 +186,13 @@ void qwenc_model_foreach_tensor(const qwenc_model *m,
         const qw_st_tensor *t = &m->ck.tensors[i];
         fn(ctx, t->name, qw_dtype_name(t->dtype), t->rank, t->shape);
     }
+}
+
+int qwenc_model_save_gguf(qwenc_model *m, const char *path, const char *type,
+                          void (*progress)(void *ctx, int64_t done_bytes, int64_t total_bytes), void *progress_ctx,
+                          char *err, size_t errlen) {
+    if (!m || !path || !*path) return qw_errf(err, errlen, QWENC_EINVAL, "save_gguf: no model or no path");
+    return qw_gguf_export(&m->cfg, &m->ck, m->tokenizer, m->pool, path, type, progress, progress_ctx, err, errlen);
 }
 
 int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx) {

@@ -16,10 +16,12 @@ static const struct {
     {"list", cmd_list, "list the models in the models directory"},
     {"info", cmd_info, "show a model's architecture, parameters, tensors and memory"},
     {"generate", cmd_generate, "generate tokens from token ids or text"},
+    {"bench", cmd_bench, "measure prefill and decode speed, as llama-bench does"},
     {"logits", cmd_logits, "write the logits of every position to a file"},
     {"tokenize", cmd_tokenize, "text on stdin -> token ids (JSON array)"},
     {"detokenize", cmd_detokenize, "JSON array of ids on stdin -> text"},
     {"template", cmd_template, "render the chat template for a JSON request on stdin"},
+    {"convert", cmd_convert, "write a model as a GGUF file (bf16, f16, f32, q8_0, q4_0) for llama.cpp"},
 };
 
 static void usage(FILE *f) {

@@ -2,6 +2,7 @@
 #include "base/err.h"
 #include "format/gguf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,24 @@ static int arch_float(const qw_gguf *g, const char *arch, const char *key, doubl
     if (kv && !qw_gguf_kv_f64(kv, out))
         return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not a number", g->path, full);
     return 0;
+}
+
+/* general.sampling.*: where llama.cpp's converter (and qwenc convert) puts
+ * generation_config.json's sampling defaults. */
+static void sampling_from_metadata(const qw_gguf *g, qw_config *c) {
+    const qw_gguf_kv *kv;
+    int64_t k;
+    double v;
+    if ((kv = qw_gguf_find(g, "general.sampling.top_k")) && qw_gguf_kv_i64(kv, &k) && k >= 0 && k <= INT32_MAX)
+        c->gen.top_k = (int)k;
+    if ((kv = qw_gguf_find(g, "general.sampling.top_p")) && qw_gguf_kv_f64(kv, &v) && v > 0 && v <= 1)
+        c->gen.top_p = (float)v;
+    if ((kv = qw_gguf_find(g, "general.sampling.min_p")) && qw_gguf_kv_f64(kv, &v) && v >= 0 && v <= 1)
+        c->gen.min_p = (float)v;
+    if ((kv = qw_gguf_find(g, "general.sampling.temp")) && qw_gguf_kv_f64(kv, &v) && v > 0 && v <= 100) {
+        c->gen.temperature = (float)v;
+        c->gen.do_sample = 1;
+    }
 }
 
 static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_t errlen) {
@@ -91,6 +110,7 @@ static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_
     if ((kv = qw_gguf_find(g, "tokenizer.ggml.eos_token_id")) && qw_gguf_kv_i64(kv, &v)) c->eos_id = (int)v;
     snprintf(c->dtype, sizeof c->dtype, "%s", qw_gguf_type_name(emb->type));
     qw_config_default_generation(c);
+    sampling_from_metadata(g, c);
     return 0;
 }
 
@@ -149,6 +169,33 @@ static void hf_name(const char *g, char *out, size_t n) {
         for (size_t i = 0; i < sizeof layer_names / sizeof layer_names[0]; i++)
             if (!strcmp(part, layer_names[i].gguf))
                 snprintf(out, n, "model.layers.%d.%s.%s", layer, layer_names[i].hf, kind);
+}
+
+void qw_gguf_name_from_hf(const char *hf, char *out, size_t n) {
+    int layer, used = 0;
+    out[0] = 0;
+    if (!strcmp(hf, "model.embed_tokens.weight")) snprintf(out, n, "token_embd.weight");
+    else if (!strcmp(hf, "model.norm.weight")) snprintf(out, n, "output_norm.weight");
+    else if (!strcmp(hf, "lm_head.weight")) snprintf(out, n, "output.weight");
+    else if (sscanf(hf, "model.layers.%d.%n", &layer, &used) == 1 && used) {
+        const char *part = hf + used, *kind = strrchr(part, '.');  /* "self_attn.q_proj" "." "weight" */
+        for (size_t i = 0; kind && i < sizeof layer_names / sizeof layer_names[0]; i++)
+            if (strlen(layer_names[i].hf) == (size_t)(kind - part) && !memcmp(part, layer_names[i].hf, (size_t)(kind - part)))
+                snprintf(out, n, "blk.%d.%s.%s", layer, layer_names[i].gguf, kind + 1);
+    }
+}
+
+int qw_gguf_expert_name(const char *hf, int *layer, int *expert, char *out, size_t n) {
+    int used = 0;
+    char proj[16];
+    if (sscanf(hf, "model.layers.%d.mlp.experts.%d.%15[a-z_].weight%n", layer, expert, proj, &used) != 3 || hf[used])
+        return 0;
+    for (size_t i = 0; i < sizeof expert_names / sizeof expert_names[0]; i++) {
+        if (strcmp(proj, expert_names[i].hf)) continue;
+        snprintf(out, n, "blk.%d.%s.weight", *layer, expert_names[i].gguf);
+        return 1;
+    }
+    return 0;
 }
 
 /* blk.N.ffn_{gate,up,down}_exps.weight, ne [in, out, n_expert] -> one view per expert. */

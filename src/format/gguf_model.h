@@ -13,4 +13,12 @@
 /* Opens path (a .gguf file) into both; on failure neither needs freeing. */
 int qw_gguf_model_open(const char *path, qw_config *c, qw_checkpoint *ck, char *err, size_t errlen);
 
+/* The other direction, for writing GGUF: the llama.cpp name of a Hugging
+ * Face tensor name, or "" when it has none. Per-expert matrices
+ * ("model.layers.L.mlp.experts.E.{gate,up,down}_proj.weight") are stacked
+ * into one tensor per layer and projection: for them this returns "" and
+ * qw_gguf_expert_name gives the stacked name (1), its layer and expert. */
+void qw_gguf_name_from_hf(const char *hf, char *out, size_t n);
+int qw_gguf_expert_name(const char *hf, int *layer, int *expert, char *out, size_t n);
+
 #endif

@@ -3,6 +3,7 @@
 #include "format/gguf.h"
 #include "qwenc.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Little-endian loads: the blocks are byte arrays, possibly unaligned. */
@@ -53,6 +54,113 @@ int qw_dequant_row(uint32_t type, const void *src, int64_t n, float *out) {
         return 0;
     case QW_GGML_Q4_0:
         dequant_q4_0(p, n / QW_QK4_0, out);
+        return 0;
+    default:
+        return QWENC_EUNSUPPORTED;
+    }
+}
+
+/* ---- float32 -> ggml types ---- */
+
+uint16_t qw_f32_to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint16_t sign = (uint16_t)(u >> 16 & 0x8000);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return sign | 0x7e00 | (uint16_t)(a >> 13 & 0x3ff);  /* NaN, quiet */
+    if (a >= 0x477ff000u) return sign | 0x7c00;  /* >= 65520 rounds to infinity */
+    if (a >= 0x38800000u) {                       /* a normal f16: rebias, round the 13 dropped bits */
+        uint32_t r = a - (112u << 23);
+        r += 0xfff + (r >> 13 & 1);
+        return sign | (uint16_t)(r >> 13);
+    }
+    /* below 2^-14: a subnormal f16 counts units of 2^-24 */
+    uint32_t e = a >> 23, shift = 126 - e;
+    if (shift > 24) return sign;  /* below 2^-25 (f32 subnormals too): rounds to zero */
+    uint32_t m = (a & 0x7fffff) | 0x800000, q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (q & 1))) q++;  /* 0x400 is the smallest normal: still right */
+    return sign | (uint16_t)q;
+}
+
+uint16_t qw_f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(u >> 16 | 64);  /* NaN, forced quiet */
+    return (uint16_t)((u + 0x7fff + (u >> 16 & 1)) >> 16);
+}
+
+static void st16(unsigned char *p, uint16_t v) {
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+/* roundf's result as int8; only non-finite input (no defined result in
+ * ggml either) needs the guard. */
+static int8_t to_i8(float v) {
+    if (!(v == v)) return 0;
+    return (int8_t)(v > 127.0f ? 127.0f : v < -128.0f ? -128.0f : v);
+}
+
+static void quant_q8_0(const float *x, int64_t nblocks, unsigned char *b) {
+    for (int64_t i = 0; i < nblocks; i++, x += QW_QK8_0, b += 2 + QW_QK8_0) {
+        float amax = 0.0f;
+        for (int j = 0; j < QW_QK8_0; j++) {
+            float v = fabsf(x[j]);
+            amax = amax > v ? amax : v;  /* ggml's MAX(amax, v) */
+        }
+        float d = amax / 127, id = d != 0.0f ? 1.0f / d : 0.0f;
+        st16(b, qw_f32_to_f16(d));
+        for (int j = 0; j < QW_QK8_0; j++) b[2 + j] = (unsigned char)to_i8(roundf(x[j] * id));
+    }
+}
+
+/* (int8_t)(v + 8.5f), then min(15, .): v + 8.5 >= 0.5 for finite input. */
+static unsigned char nibble(float v) {
+    float t = v + 8.5f;
+    if (!(t == t) || t <= 0.0f) return 0;
+    return t >= 15.0f ? 15 : (unsigned char)(int)t;
+}
+
+static void quant_q4_0(const float *x, int64_t nblocks, unsigned char *b) {
+    enum { H = QW_QK4_0 / 2 };
+    for (int64_t i = 0; i < nblocks; i++, x += QW_QK4_0, b += 2 + H) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QW_QK4_0; j++) {
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        float d = max / -8, id = d != 0.0f ? 1.0f / d : 0.0f;
+        st16(b, qw_f32_to_f16(d));
+        for (int j = 0; j < H; j++) b[2 + j] = (unsigned char)(nibble(x[j] * id) | nibble(x[H + j] * id) << 4);
+    }
+}
+
+int qw_quant_row(uint32_t type, const float *x, int64_t n, void *out) {
+    unsigned char *p = out;
+    int blk = qw_gguf_type_block(type);
+    if (blk && (n < 0 || n % blk)) return QWENC_EINVAL;
+    switch (type) {
+    case QW_GGML_F32:
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, &x[i], 4);
+            st16(p + 4 * i, (uint16_t)u);
+            st16(p + 4 * i + 2, (uint16_t)(u >> 16));
+        }
+        return 0;
+    case QW_GGML_F16:
+        for (int64_t i = 0; i < n; i++) st16(p + 2 * i, qw_f32_to_f16(x[i]));
+        return 0;
+    case QW_GGML_BF16:
+        for (int64_t i = 0; i < n; i++) st16(p + 2 * i, qw_f32_to_bf16(x[i]));
+        return 0;
+    case QW_GGML_Q8_0:
+        quant_q8_0(x, n / QW_QK8_0, p);
+        return 0;
+    case QW_GGML_Q4_0:
+        quant_q4_0(x, n / QW_QK4_0, p);
         return 0;
     default:
         return QWENC_EUNSUPPORTED;

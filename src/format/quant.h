@@ -1,11 +1,22 @@
-/* Dequantization of ggml block formats to float32, one row at a time.
+/* ggml block formats <-> float32, one row at a time.
  *
  * Q8_0: blocks of 32 elements, 34 bytes: an f16 scale d, then 32 int8 q;
  *       x[j] = d * q[j].
  * Q4_0: blocks of 32 elements, 18 bytes: an f16 scale d, then 16 bytes whose
  *       low nibbles are elements 0..15 and high nibbles elements 16..31;
  *       x = d * (nibble - 8).
- * F32, F16 and BF16 rows are converted as they are. */
+ * F32, F16 and BF16 rows are converted as they are.
+ *
+ * Quantization reproduces ggml's reference quantize_row_q8_0_ref /
+ * quantize_row_q4_0_ref (and gguf-py's numpy versions, which llama.cpp's
+ * converter runs) bit for bit, so a file we write holds the bytes llama.cpp
+ * would have written from the same float32 values:
+ *   Q8_0: amax = max |x|, d = amax / 127, id = d ? 1/d : 0, q = roundf(x * id)
+ *         (halves away from zero).
+ *   Q4_0: max = the x of largest magnitude (the first one on ties, sign
+ *         kept), d = max / -8, id = d ? 1/d : 0,
+ *         q = min(15, (int8)(x * id + 8.5)) (truncated).
+ *   d is stored as f16, rounded to nearest even. */
 #ifndef QW_FORMAT_QUANT_H
 #define QW_FORMAT_QUANT_H
 
@@ -18,5 +29,15 @@
  * bytes) to out[0..n). 0, QWENC_EUNSUPPORTED for a type not handled here, or
  * QWENC_EINVAL when n is not a whole number of blocks. */
 int qw_dequant_row(uint32_t type, const void *src, int64_t n, float *out);
+
+/* Converts x[0..n) to ggml type `type` (F32, F16, BF16, Q8_0, Q4_0) at out
+ * (qw_gguf_row_size(type, n) bytes, little-endian). 0, QWENC_EUNSUPPORTED
+ * for another type, or QWENC_EINVAL when n is not a whole number of blocks. */
+int qw_quant_row(uint32_t type, const float *x, int64_t n, void *out);
+
+/* float32 -> f16 / bf16, rounded to nearest even (NaN stays NaN, quiet;
+ * f16 overflows to infinity), as ggml and numpy round. */
+uint16_t qw_f32_to_f16(float f);
+uint16_t qw_f32_to_bf16(float f);
 
 #endif

@@ -110,11 +110,13 @@ static int bind_attention(binder *b, const qw_config *c, int i, qw_layer_weights
 
 /* MoE layer: the router and every expert; only k of n_experts run per token,
  * which is what n_params_active counts. */
-static int bind_moe(binder *b, const qw_config *c, int i, qw_layer_weights *L, int64_t *inactive) {
+static int bind_moe(binder *b, const qw_config *c, int i, qw_layer_weights *L, int64_t *inactive,
+                    int64_t *inactive_bytes) {
     char name[256];
     int rc;
     snprintf(name, sizeof name, "model.layers.%d.mlp.gate.weight", i);
     if ((rc = bind_mat(b, name, c->n_experts, c->hidden_size, &L->router))) return rc;
+    int64_t before = b->n_bytes;  /* the experts' bytes start here */
     L->experts = calloc((size_t)c->n_experts, sizeof *L->experts);
     if (!L->experts) return qw_errf(b->err, b->errlen, QWENC_ENOMEM, "out of memory");
     for (int e = 0; e < c->n_experts; e++) {
@@ -122,6 +124,8 @@ static int bind_moe(binder *b, const qw_config *c, int i, qw_layer_weights *L, i
         if ((rc = bind_mlp(b, name, c->hidden_size, c->moe_intermediate_size, &L->experts[e]))) return rc;
     }
     *inactive += (int64_t)(c->n_experts - c->n_experts_per_tok) * 3 * c->hidden_size * c->moe_intermediate_size;
+    /* experts share one shape and dtype, so each is 1/n_experts of the bytes */
+    *inactive_bytes += (b->n_bytes - before) / c->n_experts * (c->n_experts - c->n_experts_per_tok);
     return 0;
 }
 
@@ -130,7 +134,7 @@ int qw_weights_bind(const qw_config *c, const qw_checkpoint *ck, const char *dir
     memset(w, 0, sizeof *w);
     binder b = {.ck = ck, .dir = dir, .err = err, .errlen = errlen};
     int rc;
-    int64_t inactive = 0;
+    int64_t inactive = 0, inactive_bytes = 0;
     if ((rc = bind_mat(&b, "model.embed_tokens.weight", c->vocab_size, c->hidden_size, &w->embed))) goto fail;
     if ((rc = bind_vec(&b, "model.norm.weight", c->hidden_size, &w->final_norm))) goto fail;
     if (c->tie_word_embeddings) w->lm_head = w->embed;
@@ -147,13 +151,16 @@ int qw_weights_bind(const qw_config *c, const qw_checkpoint *ck, const char *dir
         if ((rc = bind_attention(&b, c, i, L))) goto fail;
         L->is_moe = qw_config_layer_is_moe(c, i);
         snprintf(prefix, sizeof prefix, "model.layers.%d.mlp", i);
-        rc = L->is_moe ? bind_moe(&b, c, i, L, &inactive)
+        rc = L->is_moe ? bind_moe(&b, c, i, L, &inactive, &inactive_bytes)
                        : bind_mlp(&b, prefix, c->hidden_size, c->intermediate_size, &L->mlp);
         if (rc) goto fail;
     }
     w->n_params = b.n_params;
     w->n_params_active = b.n_params - inactive;
     w->n_bytes = b.n_bytes;
+    w->n_bytes_active = b.n_bytes - inactive_bytes;
+    if (!c->tie_word_embeddings)  /* a token looks up one row of the embedding */
+        w->n_bytes_active -= qw_dtype_row_bytes(w->embed.dtype, w->embed.cols) * (w->embed.rows - 1);
     w->main_dtype = QW_DT_F32;
     for (int d = QW_DT_F32; d < QW_DT_COUNT; d++)
         if (b.bytes_by_dtype[d] > b.bytes_by_dtype[w->main_dtype]) w->main_dtype = (qw_dtype)d;

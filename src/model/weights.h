@@ -30,6 +30,10 @@ typedef struct {
     qw_layer_weights *layers;
     int n_layers;
     int64_t n_params, n_params_active, n_bytes;
+    /* Bytes one decoded token reads, as stored: every tensor of a dense layer,
+     * the router and k of n_experts experts of a MoE layer, the lm_head, and
+     * one row of the embedding (none extra when tied: the lm_head reads it all). */
+    int64_t n_bytes_active;
     qw_dtype main_dtype;
 } qw_weights;
 

@@ -35,15 +35,16 @@ enum {
 
 enum { JF_KEY = 1, JF_LOW = 2, JF_LIT_SHIFT = 2 };  /* literal index in bits 2-3 */
 
-/* The whole state: copying it is how a token is tried. 16 bytes. */
+/* The whole state: copying it is how a token is tried. 24 bytes. */
 typedef struct {
     uint64_t stack;   /* bit d: the container at depth d + 1 is an object (else an array) */
     uint16_t hex;     /* the \u digits read so far */
     uint8_t mode;
     uint8_t depth;    /* open containers */
-    uint8_t count;    /* literal: bytes matched; \u: digits read; UTF-8: bytes left; done: trailing whitespace */
+    uint8_t count;    /* literal: bytes matched; \u and numbers: digits read; UTF-8: bytes left */
     uint8_t lo, hi;   /* range of the next UTF-8 continuation byte */
     uint8_t flags;
+    uint8_t ws;       /* whitespace bytes in the current run between tokens */
 } jg_state;
 
 _Static_assert(JSON_GUARD_MAX_DEPTH <= 64, "the container stack is one 64-bit word");
@@ -52,6 +53,15 @@ static const char *const literals[3] = {"true", "false", "null"};
 static const uint8_t literal_len[3] = {4, 5, 4};
 
 static int is_ws(unsigned c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Whitespace between tokens, in bounded runs: RFC 8259 allows any amount,
+ * but a model could then emit nothing else (llama.cpp's JSON grammar
+ * bounds it too). */
+static int skip_ws(jg_state *st, int limit) {
+    if (st->ws >= limit) return -1;
+    st->ws++;
+    return 0;
+}
 
 static int hex_value(unsigned c) {
     if (c >= '0' && c <= '9') return (int)c - '0';
@@ -90,19 +100,19 @@ static void open_string(jg_state *st, int is_key) {
 
 static int value_start(jg_state *st, unsigned c) {
     switch (c) {
-    case ' ': case '\t': case '\n': case '\r': return 0;
+    case ' ': case '\t': case '\n': case '\r': return skip_ws(st, JSON_GUARD_MAX_WS_RUN);
     case '{': return push(st, 1);
     case '[': return push(st, 0);
     case '"': open_string(st, 0); return 0;
     case '-': st->mode = M_NUM_MINUS; return 0;
-    case '0': st->mode = M_NUM_ZERO; return 0;
+    case '0': st->mode = M_NUM_ZERO; st->count = 1; return 0;
     case 't': case 'f': case 'n':
         st->mode = M_LIT;
         st->count = 1;
         st->flags = (uint8_t)((c == 't' ? 0 : c == 'f' ? 1 : 2) << JF_LIT_SHIFT);
         return 0;
     default:
-        if (c >= '1' && c <= '9') { st->mode = M_NUM_INT; return 0; }
+        if (c >= '1' && c <= '9') { st->mode = M_NUM_INT; st->count = 1; return 0; }
         return -1;
     }
 }
@@ -150,12 +160,14 @@ static int escape_byte(jg_state *st, unsigned c) {
 
 /* \uXXXX: a high surrogate must be followed by a low one and a low one
  * must follow a high one (strict parsers reject lone halves), which the
- * first two digits already decide. */
+ * first two digits already decide (so every accepted prefix can still be
+ * completed). */
 static int hex_byte(jg_state *st, unsigned c) {
     int v = hex_value(c);
     if (v < 0) return -1;
     st->hex = (uint16_t)(st->hex << 4 | v);
     st->count++;
+    if (st->count == 1 && (st->flags & JF_LOW) && st->hex != 0xD) return -1;
     if (st->count == 2) {
         int low_half = st->hex >= 0xDC && st->hex <= 0xDF;
         if (low_half != !!(st->flags & JF_LOW)) return -1;
@@ -167,45 +179,45 @@ static int hex_byte(jg_state *st, unsigned c) {
     return 0;
 }
 
+/* The first digit of a run (integer, fraction or exponent). */
+static int first_digit(jg_state *st, int digit, uint8_t mode) {
+    if (!digit) return -1;
+    st->mode = mode;
+    st->count = 1;
+    return 0;
+}
+
+/* One more digit of a run of at most max. */
+static int next_digit(jg_state *st, int max) { return ++st->count > max ? -1 : 0; }
+
 /* A number byte: 1 when c is not part of the number (which then ends, if
  * it may end here), 0 when taken, -1 when invalid. */
 static int number_byte(jg_state *st, unsigned c) {
     int digit = c >= '0' && c <= '9', exp = c == 'e' || c == 'E';
     switch (st->mode) {
-    case M_NUM_MINUS:
-        if (!digit) return -1;
-        st->mode = c == '0' ? M_NUM_ZERO : M_NUM_INT;
-        return 0;
+    case M_NUM_MINUS: return first_digit(st, digit, c == '0' ? M_NUM_ZERO : M_NUM_INT);
     case M_NUM_ZERO:
     case M_NUM_INT:
-        if (digit && st->mode == M_NUM_INT) return 0;
+        if (digit && st->mode == M_NUM_INT) return next_digit(st, JSON_GUARD_MAX_DIGITS);
         if (c == '.') { st->mode = M_NUM_DOT; return 0; }
         if (exp) { st->mode = M_NUM_E; return 0; }
         return 1;
-    case M_NUM_DOT:
-        if (!digit) return -1;
-        st->mode = M_NUM_FRAC;
-        return 0;
+    case M_NUM_DOT: return first_digit(st, digit, M_NUM_FRAC);
     case M_NUM_FRAC:
-        if (digit) return 0;
+        if (digit) return next_digit(st, JSON_GUARD_MAX_DIGITS);
         if (exp) { st->mode = M_NUM_E; return 0; }
         return 1;
     case M_NUM_E:
         if (c == '+' || c == '-') { st->mode = M_NUM_ESIGN; return 0; }
-        if (!digit) return -1;
-        st->mode = M_NUM_EXP;
-        return 0;
-    case M_NUM_ESIGN:
-        if (!digit) return -1;
-        st->mode = M_NUM_EXP;
-        return 0;
+        return first_digit(st, digit, M_NUM_EXP);
+    case M_NUM_ESIGN: return first_digit(st, digit, M_NUM_EXP);
     default: /* M_NUM_EXP */
-        return digit ? 0 : 1;
+        return digit ? next_digit(st, JSON_GUARD_MAX_EXP_DIGITS) : 1;
     }
 }
 
 static int after_value(jg_state *st, unsigned c) {
-    if (is_ws(c)) return 0;
+    if (is_ws(c)) return skip_ws(st, JSON_GUARD_MAX_WS_RUN);
     if (c == ',') {
         st->mode = top_is_object(st) ? M_OBJ_KEY : M_VALUE;
         return 0;
@@ -227,17 +239,18 @@ static int literal_byte(jg_state *st, unsigned c) {
 /* Feeds one byte: 0, or -1 when the text would no longer be the prefix of
  * a valid JSON object (the state is then garbage: callers work on copies). */
 static int jg_step(jg_state *st, unsigned c) {
+    if (!is_ws(c)) st->ws = 0;
     switch (st->mode) {
-    case M_TOP: return is_ws(c) ? 0 : c == '{' ? push(st, 1) : -1;
+    case M_TOP: return is_ws(c) ? skip_ws(st, JSON_GUARD_MAX_WS_RUN) : c == '{' ? push(st, 1) : -1;
     case M_OBJ_FIRST:
         if (c == '}') return close_container(st, 1);
         /* fall through */
     case M_OBJ_KEY:
         if (c == '"') { open_string(st, 1); return 0; }
-        return is_ws(c) ? 0 : -1;
+        return is_ws(c) ? skip_ws(st, JSON_GUARD_MAX_WS_RUN) : -1;
     case M_COLON:
         if (c == ':') { st->mode = M_VALUE; return 0; }
-        return is_ws(c) ? 0 : -1;
+        return is_ws(c) ? skip_ws(st, JSON_GUARD_MAX_WS_RUN) : -1;
     case M_ARR_FIRST:
         if (c == ']') return close_container(st, 0);
         return value_start(st, c);
@@ -255,10 +268,7 @@ static int jg_step(jg_state *st, unsigned c) {
         if (--st->count == 0) st->mode = M_STR;
         return 0;
     case M_LIT: return literal_byte(st, c);
-    case M_DONE:
-        if (!is_ws(c) || st->count >= JSON_GUARD_MAX_TRAILING_WS) return -1;
-        st->count++;
-        return 0;
+    case M_DONE: return is_ws(c) ? skip_ws(st, JSON_GUARD_MAX_TRAILING_WS) : -1;
     default: {
         /* numbers end on the next byte that is not theirs, which then
          * continues the container (a number is never the top-level value) */
@@ -288,6 +298,8 @@ struct json_vocab {
     uint32_t *lcp;          /* bytes shared with the previous sorted token */
     int32_t *never;         /* the ids always masked */
     int n_never;
+    int32_t *unplain;       /* the ids that do more than add characters to a string (see string_content) */
+    int n_unplain;
     uint32_t max_len;
 };
 
@@ -326,6 +338,21 @@ static vocab_entry *collect_tokens(json_vocab *v, const qwenc_tokenizer *t, size
     return e;
 }
 
+static int in_string(uint8_t mode) {
+    return mode == M_STR || mode == M_ESC || mode == M_HEX || mode == M_LOW_BS || mode == M_LOW_U || mode == M_UTF8;
+}
+
+/* Do these bytes, fed inside a string, stay inside it and end between
+ * characters? Then from any string state they are allowed and change
+ * nothing, whether the string is a key or a value: the usual case, which
+ * json_guard_mask then skips (most of a vocabulary is such tokens). */
+static int string_content(const unsigned char *b, size_t n) {
+    jg_state st = {.mode = M_STR};
+    for (size_t i = 0; i < n; i++)
+        if (jg_step(&st, b[i]) || !in_string(st.mode)) return 0;
+    return st.mode == M_STR;
+}
+
 static int fill_tables(json_vocab *v, const vocab_entry *e, size_t total) {
     v->bytes = malloc(total ? total : 1);
     if (!v->bytes) return -1;
@@ -339,6 +366,7 @@ static int fill_tables(json_vocab *v, const vocab_entry *e, size_t total) {
         if (k > 0)
             while (l < e[k].len && l < e[k - 1].len && e[k].p[l] == e[k - 1].p[l]) l++;
         v->lcp[k] = l;
+        if (!string_content(e[k].p, e[k].len)) v->unplain[v->n_unplain++] = e[k].id;
         at += e[k].len;
     }
     return 0;
@@ -357,9 +385,10 @@ json_vocab *json_vocab_new(const qwenc_tokenizer *t, int vocab_size) {
     v->sorted_len = malloc(n * sizeof *v->sorted_len);
     v->lcp = malloc(n * sizeof *v->lcp);
     v->never = malloc(n * sizeof *v->never);
+    v->unplain = malloc(n * sizeof *v->unplain);
     vocab_entry *e = NULL;
     size_t total = 0;
-    int ok = v->off && v->len && v->sorted && v->sorted_off && v->sorted_len && v->lcp && v->never &&
+    int ok = v->off && v->len && v->sorted && v->sorted_off && v->sorted_len && v->lcp && v->never && v->unplain &&
              (e = collect_tokens(v, t, &total));
     if (ok) {
         qsort(e, (size_t)v->n_sorted, sizeof *e, by_bytes);
@@ -383,6 +412,7 @@ void json_vocab_free(json_vocab *v) {
     free(v->sorted_len);
     free(v->lcp);
     free(v->never);
+    free(v->unplain);
     free(v);
 }
 
@@ -494,12 +524,24 @@ static void mask_vocab_tokens(const json_guard *g, float *logits) {
     }
 }
 
+/* Inside a string only the tokens that are not plain string content need
+ * a look. */
+static void mask_string_tokens(const json_guard *g, float *logits) {
+    const json_vocab *v = g->v;
+    for (int k = 0; k < v->n_unplain; k++) {
+        int32_t id = v->unplain[k];
+        jg_state st = g->st;
+        if (jg_feed(&st, v->bytes + v->off[id], v->len[id])) logits[id] = -INFINITY;
+    }
+}
+
 void json_guard_mask(const json_guard *g, float *logits) {
     const json_vocab *v = g->v;
     int done = json_guard_complete(g);
     for (int i = 0; i < g->n_eos; i++)
         if (g->eos[i] >= 0 && g->eos[i] < v->vocab_size) g->eos_logit[i] = logits[g->eos[i]];
-    mask_vocab_tokens(g, logits);
+    if (g->st.mode == M_STR) mask_string_tokens(g, logits);
+    else mask_vocab_tokens(g, logits);
     for (int i = 0; i < v->n_never; i++) logits[v->never[i]] = -INFINITY;
     for (int i = 0; i < g->n_eos; i++) {
         int32_t id = g->eos[i];

@@ -12,7 +12,15 @@
 /* Deepest nesting of objects and arrays; an opening bracket beyond it is
  * rejected (masked), never a crash. */
 #define JSON_GUARD_MAX_DEPTH 64
-/* Whitespace bytes allowed after the object is complete (before eos). */
+/* Whitespace bytes allowed in one run between tokens (RFC 8259 sets no
+ * bound, but a model must not be able to emit only whitespace), and after
+ * the object is complete (before eos). */
+#define JSON_GUARD_MAX_WS_RUN 32
+/* Digits in the integer or fraction part of a number, and in its exponent:
+ * a model must not be able to write one number forever either, and no
+ * parser reads more than these as anything but a rounded double. */
+#define JSON_GUARD_MAX_DIGITS 24
+#define JSON_GUARD_MAX_EXP_DIGITS 3
 #define JSON_GUARD_MAX_TRAILING_WS 16
 
 /* Tables built once per tokenizer (token bytes, which ids are added
@@ -31,8 +39,10 @@ void json_guard_free(json_guard *g);
 /* Sets to -INFINITY the logits of every token whose bytes would make the
  * text so far not a prefix of a valid JSON object (RFC 8259: the top-level
  * value must be an object; leading whitespace allowed), every added token,
- * and eos unless the object is complete; once complete only eos (and
- * whitespace up to JSON_GUARD_MAX_TRAILING_WS bytes) is allowed. logits
+ * eos unless the object is complete, and whitespace beyond a run of
+ * JSON_GUARD_MAX_WS_RUN bytes or digits beyond the bounds above (stricter
+ * than RFC 8259: what is allowed is always valid JSON); once complete only eos (and whitespace up
+ * to JSON_GUARD_MAX_TRAILING_WS bytes) is allowed. logits
  * has the vocab_size of the json_vocab. */
 void json_guard_mask(const json_guard *g, float *logits);
 

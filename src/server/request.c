@@ -87,7 +87,7 @@ static int parse_sampling(const request_ctx *c, json_t *r, job_params *p, srv_er
     qwenc_sampler_params *sp = &p->sampling;
     qwenc_sampler_params_init(sp);
     double temp = c->gen.temperature, top_p = c->gen.top_p, min_p = c->gen.min_p;
-    double presence = 0, frequency = 0, repetition = 1;
+    double presence = 0, frequency = 0, repetition = c->gen.repetition_penalty;
     long long top_k = c->gen.top_k, seed = 0;
     int have_temp = 0, have_seed = 0;
     if (get_number(r, "temperature", 0, 2, &temp, &have_temp, e) || get_number(r, "top_p", 0, 1, &top_p, NULL, e) ||
@@ -107,7 +107,12 @@ static int parse_sampling(const request_ctx *c, json_t *r, job_params *p, srv_er
     sp->frequency_penalty = (float)frequency;
     sp->repetition_penalty = (float)repetition;
     sp->seed = have_seed ? (uint64_t)seed : random_seed();
-    return 0;
+    /* The engine builds the sampler later; whatever it would refuse is refused here, as a 400. */
+    qwenc_sampler *probe = NULL;
+    char err[256];
+    int rc = qwenc_sampler_new(sp, &probe, err, sizeof err);
+    qwenc_sampler_free(probe);
+    return rc ? BAD(NULL, "%s", err) : 0;
 }
 
 static int parse_stop(json_t *r, job_params *p, srv_error *e) {

@@ -200,6 +200,33 @@ int bpe_add_merge(bpe_model *m, const char *a, size_t an, const char *b, size_t 
     return 0;
 }
 
+static int cmp_rank(const void *a, const void *b) {
+    int32_t x = ((const merge_slot *)a)->rank, y = ((const merge_slot *)b)->rank;
+    return (x > y) - (x < y);
+}
+
+int bpe_merges(const bpe_model *m, int32_t **pairs, size_t *n) {
+    merge_slot *sorted = malloc((m->n_merges ? m->n_merges : 1) * sizeof *sorted);
+    *pairs = malloc((m->n_merges ? m->n_merges : 1) * 2 * sizeof **pairs);
+    if (!sorted || !*pairs) {
+        free(sorted);
+        free(*pairs);
+        *pairs = NULL;
+        return QWENC_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < m->merges_cap; i++)
+        if (m->merges[i].pair != UINT64_MAX) sorted[k++] = m->merges[i];
+    qsort(sorted, k, sizeof *sorted, cmp_rank);
+    for (size_t i = 0; i < k; i++) {
+        (*pairs)[2 * i] = (int32_t)(sorted[i].pair >> 32);
+        (*pairs)[2 * i + 1] = (int32_t)(uint32_t)sorted[i].pair;
+    }
+    free(sorted);
+    *n = k;
+    return 0;
+}
+
 void bpe_finish(bpe_model *m, const bytelevel_table *bl) {
     for (int b = 0; b < 256; b++) {
         char tmp[4];

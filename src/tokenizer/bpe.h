@@ -34,6 +34,10 @@ int32_t bpe_vocab_end(const bpe_model *m);
 int bpe_add_merge(bpe_model *m, const char *a, size_t an, const char *b, size_t bn, int32_t rank,
                   char *err, size_t errlen);
 
+/* The merges in rank order (for writing them out): merge i joins the ids
+ * (*pairs)[2i] and (*pairs)[2i+1]. *pairs is malloc'd. 0 or QWENC_ENOMEM. */
+int bpe_merges(const bpe_model *m, int32_t **pairs, size_t *n);
+
 /* Call once after all tokens are added: maps each byte to the id of its
  * one-character alphabet token. */
 void bpe_finish(bpe_model *m, const bytelevel_table *bl);

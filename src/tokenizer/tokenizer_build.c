@@ -116,3 +116,29 @@ const char *qw_tokenizer_special_text(const qwenc_tokenizer *t, const char *key)
     if (!strcmp(key, "unk_token")) return t->unk_token;
     return NULL;
 }
+
+/* llama.cpp's does_token_look_special, for the Qwen-style markers. */
+static int looks_special(const char *s, size_t n) {
+    static const char fw_open[] = "<\xef\xbd\x9c", fw_close[] = "\xef\xbd\x9c>";  /* <｜ ... ｜> */
+    return (n >= 4 && !memcmp(s, "<|", 2) && !memcmp(s + n - 2, "|>", 2)) ||
+           (n >= 8 && !memcmp(s, fw_open, 4) && !memcmp(s + n - 4, fw_close, 4));
+}
+
+const char *qw_tokenizer_gguf_token(const qwenc_tokenizer *t, int32_t id, size_t *len, int *type) {
+    if (id < 0 || id >= t->n_ids) return NULL;
+    const added_token *a = added_vocab_by_id(&t->added, id);
+    if (a) {
+        *len = a->len;
+        *type = a->special || looks_special(a->content, a->len) ? QW_TOKEN_CONTROL : QW_TOKEN_USER_DEFINED;
+        return a->content;
+    }
+    const char *s = bpe_token_str(t->bpe, id, len);
+    /* every real BPE token decodes to at least one byte; zero bytes marks a
+     * token read as unused from a GGUF file (see hide_unused there) */
+    if (s) *type = t->bytes_len[id] ? QW_TOKEN_NORMAL : QW_TOKEN_UNUSED;
+    return s;
+}
+
+int qw_tokenizer_merges(const qwenc_tokenizer *t, int32_t **pairs, size_t *n) {
+    return bpe_merges(t->bpe, pairs, n);
+}
