@@ -173,10 +173,10 @@ static int parse_common(const request_ctx *c, json_t *r, srv_job *j, srv_error *
 }
 
 /* The prompt fits the context with room for at least one generated token. */
-static int check_length(const request_ctx *c, const job_params *p, srv_error *e) {
-    if (p->n_prompt == 0) return BAD("messages", "the prompt is empty");
+static int check_length(const request_ctx *c, const job_params *p, const char *param, srv_error *e) {
+    if (p->n_prompt == 0) return BAD(param, "the prompt is empty");
     if (p->n_prompt >= c->n_ctx) {
-        srv_error_set(e, 400, "messages", "context_length_exceeded",
+        srv_error_set(e, 400, param, "context_length_exceeded",
                       "the prompt is %d tokens, but this server's context is %d tokens (set with --ctx)", p->n_prompt,
                       c->n_ctx);
         return -1;
@@ -382,7 +382,7 @@ int request_parse_chat(const request_ctx *c, const char *body, size_t len, srv_j
     if (!rc) rc = parse_tools(r, &j->p, &tools, e);
     if (!rc) rc = build_template_request(r, messages, tools, &j->p, &vars, e);
     if (!rc) rc = render_chat(c, vars, &j->p, e);
-    if (!rc) rc = check_length(c, &j->p, e);
+    if (!rc) rc = check_length(c, &j->p, "messages", e);
     json_decref(vars);
     json_decref(messages);
     json_decref(r);
@@ -432,7 +432,7 @@ int request_parse_completion(const request_ctx *c, const char *body, size_t len,
     if (!rc && suffix && !json_is_null(suffix)) rc = BAD("suffix", "'suffix' is not supported");
     if (!rc) rc = parse_prompt(c, r, &j->p, e);
     if (!rc && j->p.n_prompt == 0) rc = BAD("prompt", "the prompt is empty");
-    if (!rc) rc = check_length(c, &j->p, e);
+    if (!rc) rc = check_length(c, &j->p, "prompt", e);
     json_decref(r);
     return rc;
 }
