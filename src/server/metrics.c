@@ -1,7 +1,7 @@
 #include "server/metrics.h"
+#include "server/strbuf.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,65 +65,39 @@ void metrics_generation(srv_metrics *m, int n_prompt, int n_cached, int n_comple
     pthread_mutex_unlock(&m->mu);
 }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} outbuf;
-
-static void out(outbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out(outbuf *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + (size_t)n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return;
-        b->p = p;
-        b->cap = cap;
-    }
-}
-
 char *metrics_render(srv_metrics *m, const metrics_gauges *g) {
-    outbuf b = {0};
+    strbuf b = {0};
     pthread_mutex_lock(&m->mu);
-    out(&b, "# HELP qwenc_requests_total HTTP responses sent, by status code.\n# TYPE qwenc_requests_total counter\n");
+    strbuf_printf(&b, "# HELP qwenc_requests_total HTTP responses sent, by status code.\n# TYPE qwenc_requests_total counter\n");
     for (int i = 0; i < N_STATUS && m->status[i].code; i++)
-        out(&b, "qwenc_requests_total{status=\"%d\"} %lld\n", m->status[i].code, (long long)m->status[i].n);
-    out(&b, "# HELP qwenc_prompt_tokens_total Prompt tokens of finished generations.\n"
+        strbuf_printf(&b, "qwenc_requests_total{status=\"%d\"} %lld\n", m->status[i].code, (long long)m->status[i].n);
+    strbuf_printf(&b, "# HELP qwenc_prompt_tokens_total Prompt tokens of finished generations.\n"
             "# TYPE qwenc_prompt_tokens_total counter\nqwenc_prompt_tokens_total %lld\n",
         (long long)m->prompt_tokens);
-    out(&b, "# HELP qwenc_prompt_tokens_cached_total Prompt tokens reused from the KV cache.\n"
+    strbuf_printf(&b, "# HELP qwenc_prompt_tokens_cached_total Prompt tokens reused from the KV cache.\n"
             "# TYPE qwenc_prompt_tokens_cached_total counter\nqwenc_prompt_tokens_cached_total %lld\n",
         (long long)m->cached_tokens);
-    out(&b, "# HELP qwenc_completion_tokens_total Generated tokens.\n"
+    strbuf_printf(&b, "# HELP qwenc_completion_tokens_total Generated tokens.\n"
             "# TYPE qwenc_completion_tokens_total counter\nqwenc_completion_tokens_total %lld\n",
         (long long)m->completion_tokens);
-    out(&b, "# HELP qwenc_time_to_first_token_seconds From submission to the first generated token.\n"
+    strbuf_printf(&b, "# HELP qwenc_time_to_first_token_seconds From submission to the first generated token.\n"
             "# TYPE qwenc_time_to_first_token_seconds histogram\n");
     for (int i = 0; i < N_TTFT; i++)
-        out(&b, "qwenc_time_to_first_token_seconds_bucket{le=\"%g\"} %lld\n", ttft_bounds[i],
+        strbuf_printf(&b, "qwenc_time_to_first_token_seconds_bucket{le=\"%g\"} %lld\n", ttft_bounds[i],
             (long long)m->ttft_bucket[i]);
-    out(&b, "qwenc_time_to_first_token_seconds_bucket{le=\"+Inf\"} %lld\n", (long long)m->ttft_count);
-    out(&b, "qwenc_time_to_first_token_seconds_sum %.6f\nqwenc_time_to_first_token_seconds_count %lld\n",
+    strbuf_printf(&b, "qwenc_time_to_first_token_seconds_bucket{le=\"+Inf\"} %lld\n", (long long)m->ttft_count);
+    strbuf_printf(&b, "qwenc_time_to_first_token_seconds_sum %.6f\nqwenc_time_to_first_token_seconds_count %lld\n",
         m->ttft_sum, (long long)m->ttft_count);
-    out(&b, "# HELP qwenc_decode_tokens_per_second Decode speed over all finished generations.\n"
+    strbuf_printf(&b, "# HELP qwenc_decode_tokens_per_second Decode speed over all finished generations.\n"
             "# TYPE qwenc_decode_tokens_per_second gauge\nqwenc_decode_tokens_per_second %.3f\n",
         m->decode_seconds > 0 ? (double)m->decode_tokens / m->decode_seconds : 0.0);
     pthread_mutex_unlock(&m->mu);
-    out(&b, "# HELP qwenc_queue_depth Requests waiting for a slot.\n# TYPE qwenc_queue_depth gauge\n"
+    strbuf_printf(&b, "# HELP qwenc_queue_depth Requests waiting for a slot.\n# TYPE qwenc_queue_depth gauge\n"
             "qwenc_queue_depth %d\n", g->queued);
-    out(&b, "# HELP qwenc_slots_busy Slots generating.\n# TYPE qwenc_slots_busy gauge\nqwenc_slots_busy %d\n"
+    strbuf_printf(&b, "# HELP qwenc_slots_busy Slots generating.\n# TYPE qwenc_slots_busy gauge\nqwenc_slots_busy %d\n"
             "# HELP qwenc_slots_total Slots (--parallel).\n# TYPE qwenc_slots_total gauge\nqwenc_slots_total %d\n",
         g->running, g->n_slots);
-    out(&b, "# HELP qwenc_kv_cache_usage_ratio KV cache positions in use over all slots.\n"
+    strbuf_printf(&b, "# HELP qwenc_kv_cache_usage_ratio KV cache positions in use over all slots.\n"
             "# TYPE qwenc_kv_cache_usage_ratio gauge\nqwenc_kv_cache_usage_ratio %.6f\n",
         g->kv_total ? (double)g->kv_used / (double)g->kv_total : 0.0);
     return b.p;

@@ -1,14 +1,10 @@
 #include "server/response.h"
+#include "server/strbuf.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} strbuf;
 
 struct job_format {
     strbuf content, reasoning;  /* chat, not streamed: the message so far */
@@ -19,21 +15,6 @@ struct job_format {
     size_t text_offset;         /* completions: byte offset of the next token's text */
     uint64_t rng;               /* tool call ids */
 };
-
-static int strbuf_add(strbuf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return 0;
-}
 
 job_format *job_format_new(void) {
     job_format *f = calloc(1, sizeof *f);
@@ -46,9 +27,9 @@ job_format *job_format_new(void) {
 
 void job_format_free(job_format *f) {
     if (!f) return;
-    free(f->content.p);
-    free(f->reasoning.p);
-    free(f->text.p);
+    strbuf_free(&f->content);
+    strbuf_free(&f->reasoning);
+    strbuf_free(&f->text);
     json_decref(f->tool_calls);
     json_decref(f->lp_pending);
     free(f);
@@ -74,7 +55,7 @@ static json_t *json_text(const char *s, size_t n) {
         }
     }
     v = json_stringn(b.p ? b.p : "", b.len);
-    free(b.p);
+    strbuf_free(&b);
     return v;
 }
 

@@ -3,6 +3,7 @@
 #include "server/metrics.h"
 #include "server/request.h"
 #include "server/response.h"
+#include "server/strbuf.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -31,8 +32,7 @@ typedef struct {
 /* Per connection-request state, from the first call of the handler to the
  * completion notice. */
 typedef struct {
-    char *body;
-    size_t len, cap;
+    strbuf body;
     int too_big;
     int status;
     double t0;
@@ -134,8 +134,8 @@ static enum MHD_Result generate(srv *s, struct MHD_Connection *conn, conn_ctx *c
     srv_job *j = job_new();
     if (!j) return fail(conn, cc, 500, NULL, "out of memory");
     srv_error e;
-    int rc = chat ? request_parse_chat(&s->rctx, cc->body, cc->len, j, &e)
-                  : request_parse_completion(&s->rctx, cc->body, cc->len, j, &e);
+    int rc = chat ? request_parse_chat(&s->rctx, cc->body.p, cc->body.len, j, &e)
+                  : request_parse_completion(&s->rctx, cc->body.p, cc->body.len, j, &e);
     if (rc) {
         job_unref(j);
         return send_error(conn, cc, &e);
@@ -214,8 +214,8 @@ static enum MHD_Result metrics_page(srv *s, struct MHD_Connection *conn, conn_ct
 
 static enum MHD_Result tokenize_route(srv *s, struct MHD_Connection *conn, conn_ctx *cc, int detok) {
     srv_error e;
-    char *out = detok ? request_detokenize(&s->rctx, cc->body, cc->len, &e)
-                      : request_tokenize(&s->rctx, cc->body, cc->len, &e);
+    char *out = detok ? request_detokenize(&s->rctx, cc->body.p, cc->body.len, &e)
+                      : request_tokenize(&s->rctx, cc->body.p, cc->body.len, &e);
     if (!out) return send_error(conn, cc, &e);
     enum MHD_Result ok = send_json(conn, cc, 200, out);
     free(out);
@@ -266,25 +266,12 @@ static enum MHD_Result route(srv *s, struct MHD_Connection *conn, conn_ctx *cc, 
 
 static int body_append(const srv *s, conn_ctx *cc, const char *data, size_t n) {
     if (cc->too_big) return 0;
-    if (cc->len + n > s->c->max_body) {
+    if (cc->body.len + n > s->c->max_body) {  /* the rest is read and dropped, then 413 */
         cc->too_big = 1;
-        free(cc->body);
-        cc->body = NULL;
-        cc->len = cc->cap = 0;
+        strbuf_free(&cc->body);
         return 0;
     }
-    if (cc->len + n + 1 > cc->cap) {
-        size_t cap = cc->cap ? cc->cap : 4096;
-        while (cap < cc->len + n + 1) cap *= 2;
-        char *p = realloc(cc->body, cap);
-        if (!p) return -1;
-        cc->body = p;
-        cc->cap = cap;
-    }
-    memcpy(cc->body + cc->len, data, n);
-    cc->len += n;
-    cc->body[cc->len] = 0;
-    return 0;
+    return strbuf_add(&cc->body, data, n);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -312,7 +299,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(msg, sizeof msg, "the request body is larger than %zu bytes (--max-body)", s->c->max_body);
         return fail(conn, cc, 413, "request_too_large", msg);
     }
-    if (!cc->body && body_append(s, cc, "", 0)) return MHD_NO;
+    if (!cc->body.p && strbuf_add(&cc->body, "", 0)) return MHD_NO;
     return route(s, conn, cc, url, method);
 }
 
@@ -334,7 +321,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (cc->job && !cc->job->done) job_cancel(cc->job);
     job_unref(cc->job);
-    free(cc->body);
+    strbuf_free(&cc->body);
     free(cc);
     *con_cls = NULL;
 }
