@@ -83,12 +83,7 @@ static int open_source(const convert_opts *o, qwenc_model **m, int *printed, cha
     }
     char path[4096];
     if ((*printed = cli_resolve_model("convert", o->model, path, sizeof path))) return QWENC_EINVAL;
-    cli_progress bar;
-    cli_progress_init(&bar, "loading");
-    if (bar.enabled) mp.progress = cli_progress_update, mp.progress_ctx = &bar;
-    int rc = qwenc_model_open(path, &mp, m, err, errlen);
-    cli_progress_end(&bar);
-    return rc;
+    return cli_open_model_params(path, &mp, m, err, errlen);
 }
 
 int cmd_convert(int argc, char **argv) {

@@ -125,11 +125,6 @@ int cmd_serve(int argc, char **argv) {
     }
     qwenc_model *m = NULL;
     int rc = cli_open_model(path, (int)o.threads, &m, err, sizeof err);
-    if (!rc && o.c.n_ctx == 0) {
-        qwenc_model_info info;
-        qwenc_model_get_info(m, &info);
-        o.c.n_ctx = info.max_position_embeddings < 4096 ? info.max_position_embeddings : 4096;
-    }
     if (!rc) {
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);

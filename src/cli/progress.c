@@ -39,16 +39,21 @@ void cli_progress_update(void *ctx, int64_t done, int64_t total) {
     p->drawn = 1;
 }
 
+int cli_open_model_params(const char *path, qwenc_model_params *mp, qwenc_model **out, char *err, size_t errlen) {
+    cli_progress bar;
+    cli_progress_init(&bar, "loading");
+    if (bar.enabled) mp->progress = cli_progress_update, mp->progress_ctx = &bar;
+    int rc = qwenc_model_open(path, mp, out, err, errlen);
+    cli_progress_end(&bar);
+    mp->progress = NULL, mp->progress_ctx = NULL;
+    return rc;
+}
+
 int cli_open_model(const char *path, int n_threads, qwenc_model **out, char *err, size_t errlen) {
     qwenc_model_params mp;
     qwenc_model_params_init(&mp);
     mp.n_threads = n_threads;
-    cli_progress bar;
-    cli_progress_init(&bar, "loading");
-    if (bar.enabled) mp.progress = cli_progress_update, mp.progress_ctx = &bar;
-    int rc = qwenc_model_open(path, &mp, out, err, errlen);
-    cli_progress_end(&bar);
-    return rc;
+    return cli_open_model_params(path, &mp, out, err, errlen);
 }
 
 void cli_progress_end(cli_progress *p) {

@@ -24,6 +24,8 @@ void cli_progress_end(cli_progress *p);
 
 /* qwenc_model_open with n_threads, showing a loading bar on a terminal. */
 int cli_open_model(const char *path, int n_threads, qwenc_model **out, char *err, size_t errlen);
+/* The same with any model params (the bar is added to them for the call). */
+int cli_open_model_params(const char *path, qwenc_model_params *mp, qwenc_model **out, char *err, size_t errlen);
 
 
 #endif

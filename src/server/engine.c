@@ -370,6 +370,8 @@ int engine_submit(srv_engine *e, srv_job *j) {
     return 0;
 }
 
+int engine_n_ctx(const srv_engine *e) { return e->c.n_ctx; }
+
 void engine_get_stats(srv_engine *e, metrics_gauges *g) {
     pthread_mutex_lock(&e->mu);
     g->queued = e->q_len;
@@ -402,6 +404,7 @@ int engine_new(qwenc_model *m, const engine_config *c, srv_metrics *metrics, srv
     e->scratch = malloc((size_t)e->vocab * sizeof *e->scratch);
     int rc = !e->slots || !e->queue || !e->scratch ? (snprintf(err, errlen, "out of memory"), QWENC_ENOMEM) : 0;
     for (int i = 0; !rc && i < c->n_parallel; i++) rc = qwenc_session_new(m, c->n_ctx, &e->slots[i].s, err, errlen);
+    if (!rc) e->c.n_ctx = qwenc_session_n_ctx(e->slots[0].s);  /* the session's default when n_ctx was 0 */
     if (!rc && pthread_create(&e->thread, NULL, engine_main, e))
         rc = (snprintf(err, errlen, "cannot start the engine thread"), QWENC_ENOMEM);
     if (rc) {

@@ -18,7 +18,7 @@ typedef struct srv_engine srv_engine;
 
 typedef struct {
     int n_parallel;     /* slots */
-    int n_ctx;          /* positions per slot */
+    int n_ctx;          /* positions per slot; <= 0: the session default */
     int max_queue;      /* jobs waiting for a slot; more are refused */
     int prefill_chunk;  /* prompt tokens per step */
 } engine_config;
@@ -31,6 +31,9 @@ void engine_free(srv_engine *e);
 /* Hands a job to the engine (which takes its own reference). Returns -1 when
  * the queue is full. */
 int engine_submit(srv_engine *e, srv_job *j);
+
+/* Positions per slot. */
+int engine_n_ctx(const srv_engine *e);
 
 /* Queue depth, busy slots and KV positions in use, for /metrics. */
 void engine_get_stats(srv_engine *e, metrics_gauges *out);

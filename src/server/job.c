@@ -40,7 +40,7 @@ void job_unref(srv_job *j) {
     if (!last) return;
     job_params_free(&j->p);
     job_format_free(j->fmt);
-    free(j->out);
+    strbuf_free(&j->out);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
     free(j);
@@ -51,24 +51,12 @@ void job_write(srv_job *j, const char *data, size_t len) {
     pthread_mutex_lock(&j->mu);
     /* Sent bytes are dropped from the front before growing. */
     if (j->out_sent) {
-        memmove(j->out, j->out + j->out_sent, j->out_len - j->out_sent);
-        j->out_len -= j->out_sent;
+        memmove(j->out.p, j->out.p + j->out_sent, j->out.len - j->out_sent);
+        j->out.len -= j->out_sent;
         j->out_sent = 0;
     }
-    if (j->out_len + len > j->out_cap) {
-        size_t cap = j->out_cap ? j->out_cap : 4096;
-        while (cap < j->out_len + len) cap *= 2;
-        char *p = realloc(j->out, cap);
-        if (!p) {  /* the client gets a truncated stream rather than the server dying */
-            j->cancelled = 1;
-            pthread_mutex_unlock(&j->mu);
-            return;
-        }
-        j->out = p;
-        j->out_cap = cap;
-    }
-    memcpy(j->out + j->out_len, data, len);
-    j->out_len += len;
+    if (strbuf_add(&j->out, data, len))
+        j->cancelled = 1;  /* out of memory: the client gets a truncated stream rather than the server dying */
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
 }
@@ -107,13 +95,13 @@ long job_read(srv_job *j, char *buf, size_t max, int timeout_ms) {
     struct timespec dl;
     deadline_in(&dl, timeout_ms);
     pthread_mutex_lock(&j->mu);
-    while (j->out_sent == j->out_len && !j->done)
+    while (j->out_sent == j->out.len && !j->done)
         if (pthread_cond_timedwait(&j->cv, &j->mu, &dl) == ETIMEDOUT) break;
     long n = 0;
-    if (j->out_sent < j->out_len) {
-        size_t avail = j->out_len - j->out_sent;
+    if (j->out_sent < j->out.len) {
+        size_t avail = j->out.len - j->out_sent;
         n = (long)(avail < max ? avail : max);
-        memcpy(buf, j->out + j->out_sent, (size_t)n);
+        memcpy(buf, j->out.p + j->out_sent, (size_t)n);
         j->out_sent += (size_t)n;
     } else if (j->done) {
         n = -1;

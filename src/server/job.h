@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "qwenc.h"
+#include "server/strbuf.h"
 
 #define JOB_MAX_STOP 4   /* OpenAI's limit on stop strings */
 
@@ -52,8 +53,8 @@ struct srv_job {
     /* Shared between the threads, under mu. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    char *out;               /* bytes produced and not yet sent */
-    size_t out_len, out_cap, out_sent;
+    strbuf out;              /* bytes produced; the first out_sent of them are sent */
+    size_t out_sent;
     int done;                /* no more bytes will come */
     int cancelled;           /* the client went away: stop generating */
     int refs;

@@ -177,8 +177,8 @@ static enum MHD_Result generate(srv *s, struct MHD_Connection *conn, conn_ctx *c
     }
     pthread_mutex_lock(&j->mu);
     int status = j->end == JOB_FAILED ? 500 : 200;
-    enum MHD_Result ok = send_body(conn, cc, status, "application/json", j->out ? j->out + j->out_sent : "",
-                                   j->out_len - j->out_sent);
+    enum MHD_Result ok = send_body(conn, cc, status, "application/json", j->out.p ? j->out.p + j->out_sent : "",
+                                   j->out.len - j->out_sent);
     pthread_mutex_unlock(&j->mu);
     return ok;
 }
@@ -187,7 +187,7 @@ static enum MHD_Result generate(srv *s, struct MHD_Connection *conn, conn_ctx *c
 
 static enum MHD_Result list_models(srv *s, struct MHD_Connection *conn, conn_ctx *cc, const char *one) {
     json_t *model = json_pack("{s:s,s:s,s:I,s:s,s:i}", "id", s->c->model_id, "object", "model", "created",
-                              (json_int_t)s->started, "owned_by", "qwenc", "max_model_len", s->c->n_ctx);
+                              (json_int_t)s->started, "owned_by", "qwenc", "max_model_len", s->rctx.n_ctx);
     if (one && strcmp(one, s->c->model_id)) {
         json_decref(model);
         srv_error e;
@@ -352,7 +352,7 @@ int server_run(qwenc_model *m, const server_config *c, volatile sig_atomic_t *st
     srv s = {.c = c, .stop = stop, .started = (long long)time(NULL)};
     qwenc_model_info info;
     qwenc_model_get_info(m, &info);
-    s.rctx = (request_ctx){.tok = qwenc_model_tokenizer(m), .model_id = c->model_id, .n_ctx = c->n_ctx,
+    s.rctx = (request_ctx){.tok = qwenc_model_tokenizer(m), .model_id = c->model_id,
                            .vocab = info.vocab_size};
     if (!s.rctx.tok) return snprintf(err, errlen, "the model has no tokenizer"), QWENC_EINVAL;
     qwenc_model_gen_defaults(m, &s.rctx.gen);
@@ -365,6 +365,7 @@ int server_run(qwenc_model *m, const server_config *c, volatile sig_atomic_t *st
     engine_config ec = {c->n_parallel, c->n_ctx, c->max_queue, c->prefill_chunk};
     if (!s.metrics) rc = (snprintf(err, errlen, "out of memory"), QWENC_ENOMEM);
     if (!rc) rc = engine_new(m, &ec, s.metrics, &s.engine, err, errlen);
+    if (!rc) s.rctx.n_ctx = engine_n_ctx(s.engine);
     struct MHD_Daemon *d = NULL;
     if (!rc) {
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
@@ -382,7 +383,7 @@ int server_run(qwenc_model *m, const server_config *c, volatile sig_atomic_t *st
         fprintf(stderr, "qwenc serve: listening on http://%s%s%s:%u (model '%s', %d slot%s of %d tokens)\n",
                 sa.ss_family == AF_INET6 ? "[" : "", c->host, sa.ss_family == AF_INET6 ? "]" : "",
                 di ? di->port : (unsigned)c->port, c->model_id, c->n_parallel, c->n_parallel == 1 ? "" : "s",
-                c->n_ctx);
+                s.rctx.n_ctx);
         fflush(stderr);
         while (!*stop) usleep(100 * 1000);
         fprintf(stderr, "qwenc serve: shutting down\n");

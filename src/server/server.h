@@ -17,7 +17,7 @@ typedef struct {
     int port;                /* 0: any free port (printed when listening) */
     const char *api_key;     /* NULL: no authentication */
     const char *model_id;    /* the name clients use in "model" */
-    int n_ctx;               /* positions per slot */
+    int n_ctx;               /* positions per slot; 0: min(4096, max_position_embeddings) */
     int n_parallel;          /* slots */
     int max_queue;           /* waiting requests before 503 */
     size_t max_body;         /* bytes; larger bodies get 413 */
