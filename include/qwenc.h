@@ -116,7 +116,7 @@ int qwenc_model_save_gguf(qwenc_model *m, const char *path, const char *type,
                           void (*progress)(void *ctx, int64_t done_bytes, int64_t total_bytes),
                           void *progress_ctx, char *err, size_t errlen);
 
-/* Bytes the KV cache of one session of n_ctx positions takes. */
+/* Bytes the KV cache of n_ctx positions takes (one session's, or a pool's). */
 int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx);
 
 /* Generation defaults read from generation_config.json (or neutral values). */
@@ -131,14 +131,48 @@ typedef struct {
 
 void qwenc_model_gen_defaults(const qwenc_model *m, qwenc_gen_defaults *out);
 
+/* ---- KV pool: cache memory shared by sessions --------------------------- */
+
+/* Keys and values live in blocks of a fixed number of positions; a session
+ * holds only the blocks its positions need. Full blocks are remembered by
+ * the tokens that produced them (the prefix cache): a session whose tokens
+ * start the same way takes them instead of computing them again, bit for
+ * bit the same as if it had (qwenc_session_reuse_prefix). Blocks no session
+ * holds stay cached until the memory is needed, least recently used first.
+ * A pool and its sessions are used by one thread at a time; free the
+ * sessions before the pool. */
+typedef struct qwenc_kv_pool qwenc_kv_pool;
+
+/* A pool of n_positions positions (rounded up to whole blocks); the memory
+ * is taken from the system only as blocks are first used. */
+int qwenc_kv_pool_new(qwenc_model *m, int64_t n_positions, qwenc_kv_pool **out,
+                      char *err, size_t errlen);
+void qwenc_kv_pool_free(qwenc_kv_pool *p);
+
+typedef struct {
+    int64_t block_positions; /* positions per block */
+    int64_t n_blocks;        /* all blocks */
+    int64_t n_held;          /* held by sessions */
+    int64_t n_cached;        /* held by none, kept for the prefix cache */
+    int64_t n_free;          /* never used or given back */
+    int64_t n_promised;      /* kept back for sessions' reservations */
+} qwenc_kv_pool_stats;
+
+void qwenc_kv_pool_get_stats(const qwenc_kv_pool *p, qwenc_kv_pool_stats *out);
+
 /* ---- session: one sequence and its KV cache ---------------------------- */
 
 typedef struct qwenc_session qwenc_session;
 
-/* n_ctx <= 0 means min(4096, max_position_embeddings); larger than
- * max_position_embeddings is an error. */
+/* A session with a pool of its own, n_ctx positions. n_ctx <= 0 means
+ * min(4096, max_position_embeddings); larger than max_position_embeddings
+ * is an error. */
 int qwenc_session_new(qwenc_model *m, int n_ctx, qwenc_session **out,
                       char *err, size_t errlen);
+/* A session drawing its blocks from pool (NULL: a pool of its own), at most
+ * n_ctx positions long. */
+int qwenc_session_new_in_pool(qwenc_model *m, qwenc_kv_pool *pool, int n_ctx,
+                              qwenc_session **out, char *err, size_t errlen);
 void qwenc_session_free(qwenc_session *s);
 
 int qwenc_session_n_ctx(const qwenc_session *s);
@@ -154,6 +188,28 @@ int qwenc_session_truncate(qwenc_session *s, int n_keep, char *err, size_t errle
 int qwenc_session_eval(qwenc_session *s, const int32_t *ids, int n, float *logits_all,
                        char *err, size_t errlen);
 
+/* Makes sure the session can grow to n_positions positions (capped at
+ * n_ctx) whatever other sessions of its pool do: the blocks are kept back
+ * for it. QWENC_ENOMEM, the previous reservation kept, when the pool cannot;
+ * n_positions 0 releases the reservation. Without one, an evaluation fails
+ * with QWENC_ENOMEM (and changes nothing) when the pool is full. */
+int qwenc_session_reserve(qwenc_session *s, int n_positions, char *err, size_t errlen);
+
+/* Evaluates several sessions of one pool in one forward pass: each weight
+ * matrix is read once for all their tokens, each session attends to its own
+ * keys. Item i appends ids[0..n) to its session, as qwenc_session_eval would,
+ * with the same results bit for bit; with logits set, its last position's
+ * logits are kept (qwenc_session_logits). At most 256 items, each session
+ * once. On error no session has changed. */
+typedef struct {
+    qwenc_session *session;
+    const int32_t *ids;
+    int n;
+    int logits;
+} qwenc_batch_item;
+
+int qwenc_eval_batch(const qwenc_batch_item *items, int n_items, char *err, size_t errlen);
+
 /* Logits of the last evaluated position (vocab_size floats), or NULL. */
 const float *qwenc_session_logits(const qwenc_session *s);
 
@@ -161,10 +217,16 @@ const float *qwenc_session_logits(const qwenc_session *s);
  * changes the session). */
 const int32_t *qwenc_session_tokens(const qwenc_session *s);
 
-/* Brings the session to exactly ids[0..n): keeps the longest prefix the
- * cache already holds (at least one token is always evaluated so that the
- * last position's logits are fresh), drops the rest and evaluates the new
- * suffix. *n_reused (if non-NULL) receives how many positions were kept. */
+/* Makes the session hold the longest prefix of ids[0..n-1) it can without
+ * computing: its own positions that match, or the pool's cached blocks
+ * when they reach further (whole blocks). Drops the rest; returns the
+ * positions held (also in *n_reused if non-NULL). The last id is never
+ * taken, so that evaluating the rest gives fresh logits. */
+int qwenc_session_reuse_prefix(qwenc_session *s, const int32_t *ids, int n, int *n_reused);
+
+/* Brings the session to exactly ids[0..n): qwenc_session_reuse_prefix, then
+ * evaluates the rest. *n_reused (if non-NULL) receives how many positions
+ * were kept. */
 int qwenc_session_sync(qwenc_session *s, const int32_t *ids, int n, int *n_reused,
                        char *err, size_t errlen);
 

@@ -136,28 +136,66 @@ static void test_rmsnorm_rope_swiglu(void) {
     free(x); free(y); free(yr);
 }
 
+/* Keys and values of logical positions [0, n_pos) laid out in blocks of
+ * `block` positions, block i of the sequence at pool slot table[i]. */
+static void scatter_blocks(const float *src, float *pool, const int32_t *table, int n_pos, int block, int kvd) {
+    for (int p = 0; p < n_pos; p++)
+        memcpy(pool + ((int64_t)table[p / block] * block + p % block) * kvd, src + (int64_t)p * kvd,
+               sizeof(float) * kvd);
+}
+
+/* Paged attention: two sequences in one call, against the scalar reference;
+ * the same keys in another block layout give the same bits. */
 static void test_attention(void) {
     const qw_backend *be = qw_backend_cpu();
     qw_pool *pool = qw_pool_new(2);
-    int n_heads = 4, n_kv = 2, hd = 16, n_past = 11, n_tok = 6, kvd = n_kv * hd;
-    int n_pos = n_past + n_tok;
-    float *k = malloc(sizeof(float) * n_pos * kvd), *v = malloc(sizeof(float) * n_pos * kvd);
-    float *q = malloc(sizeof(float) * n_tok * n_heads * hd), *o = malloc(sizeof(float) * n_tok * n_heads * hd),
-          *orf = malloc(sizeof(float) * n_tok * n_heads * hd);
-    for (int i = 0; i < n_pos * kvd; i++) k[i] = frand() * 2, v[i] = frand();
-    for (int i = 0; i < n_tok * n_heads * hd; i++) q[i] = frand() * 2;
+    enum { BLOCK = 4, N_SLOTS = 16 };
+    int n_heads = 4, n_kv = 2, hd = 16, kvd = n_kv * hd;
+    int len[2] = {17, 9}, n_new[2] = {6, 1}, n_tok = n_new[0] + n_new[1];
+    int32_t tab_a[2][8] = {{9, 2, 14, 0, 7}, {3, 11, 5}}, tab_b[2][8] = {{1, 4, 6, 8, 10}, {12, 13, 15}};
+    float *kl[2], *vl[2];
+    float *k = calloc((size_t)N_SLOTS * BLOCK * kvd, sizeof(float)), *v = calloc((size_t)N_SLOTS * BLOCK * kvd, sizeof(float));
+    float *k2 = calloc((size_t)N_SLOTS * BLOCK * kvd, sizeof(float)), *v2 = calloc((size_t)N_SLOTS * BLOCK * kvd, sizeof(float));
+    for (int s = 0; s < 2; s++) {
+        kl[s] = malloc(sizeof(float) * len[s] * kvd), vl[s] = malloc(sizeof(float) * len[s] * kvd);
+        for (int i = 0; i < len[s] * kvd; i++) kl[s][i] = frand() * 2, vl[s][i] = frand();
+        scatter_blocks(kl[s], k, tab_a[s], len[s], BLOCK, kvd);
+        scatter_blocks(vl[s], v, tab_a[s], len[s], BLOCK, kvd);
+        scatter_blocks(kl[s], k2, tab_b[s], len[s], BLOCK, kvd);
+        scatter_blocks(vl[s], v2, tab_b[s], len[s], BLOCK, kvd);
+    }
+    size_t qn = (size_t)n_tok * n_heads * hd;
+    float *q = malloc(sizeof(float) * qn), *o = malloc(sizeof(float) * qn), *orf = malloc(sizeof(float) * qn),
+          *o2 = malloc(sizeof(float) * qn);
+    for (size_t i = 0; i < qn; i++) q[i] = frand() * 2;
+    const int32_t *tables[7], *tables2[7];
+    int pos[7];
+    for (int s = 0, t = 0; s < 2; s++)
+        for (int j = 0; j < n_new[s]; j++, t++) {
+            tables[t] = tab_a[s], tables2[t] = tab_b[s];
+            pos[t] = len[s] - n_new[s] + j;
+        }
     for (int window = 0; window <= 5; window += 5) {
-        qw_attn_args a = {q, k, v, o, n_tok, n_past, n_heads, n_kv, hd, window, 0.25f};
+        qw_attn_args a = {.q = q, .out = o, .k = k, .v = v, .tables = tables, .pos = pos, .n_tok = n_tok,
+                          .block = BLOCK, .n_heads = n_heads, .n_kv_heads = n_kv, .head_dim = hd,
+                          .window = window, .scale = 0.25f};
         be->attention(pool, &a);
         a.out = orf;
         ref_attention(NULL, &a);
-        CHECK(max_rel_diff(o, orf, (size_t)n_tok * n_heads * hd) < 1e-5, "attention window %d", window);
+        CHECK(max_rel_diff(o, orf, qn) < 1e-5, "attention window %d", window);
+        a.out = o2, a.k = k2, a.v = v2, a.tables = tables2;
+        be->attention(pool, &a);
+        CHECK(memcmp(o, o2, sizeof(float) * qn) == 0, "attention is the same whatever the block layout (window %d)",
+              window);
     }
     /* a single position attends only to itself: output is its value row */
-    qw_attn_args one = {q, k, v, o, 1, 0, n_heads, n_kv, hd, 0, 0.25f};
+    int pos0 = 0;
+    qw_attn_args one = {.q = q, .out = o, .k = k, .v = v, .tables = tables, .pos = &pos0, .n_tok = 1,
+                        .block = BLOCK, .n_heads = n_heads, .n_kv_heads = n_kv, .head_dim = hd, .scale = 0.25f};
     be->attention(pool, &one);
-    CHECK(memcmp(o, v, sizeof(float) * hd) == 0, "attention over one position returns v");
-    free(k); free(v); free(q); free(o); free(orf);
+    CHECK(memcmp(o, vl[0], sizeof(float) * hd) == 0, "attention over one position returns v");
+    for (int s = 0; s < 2; s++) free(kl[s]), free(vl[s]);
+    free(k); free(v); free(k2); free(v2); free(q); free(o); free(orf); free(o2);
     qw_pool_free(pool);
 }
 

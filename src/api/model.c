@@ -12,16 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct qwenc_session {
-    qwenc_model *m;
-    qw_kv_cache kv;
-    qw_forward_scratch fwd;  /* activations, reused by every eval */
-    int n_ctx, n_past;
-    int32_t *tokens;   /* [n_ctx] the ids at positions 0..n_past-1 */
-    float *logits;     /* last position */
-    int has_logits;
-};
-
 void qwenc_model_params_init(qwenc_model_params *p) {
     memset(p, 0, sizeof *p);
     p->size = sizeof *p;
@@ -197,95 +187,9 @@ int qwenc_model_save_gguf(qwenc_model *m, const char *path, const char *type,
 }
 
 int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx) {
-    return qw_kv_cache_bytes(m->cfg.n_layers, n_ctx, m->cfg.n_kv_heads * m->cfg.head_dim);
+    return qw_kv_pool_bytes(m->cfg.n_layers, m->cfg.n_kv_heads * m->cfg.head_dim, qw_kv_blocks_for(n_ctx));
 }
 
 void qwenc_model_gen_defaults(const qwenc_model *m, qwenc_gen_defaults *o) {
     *o = m->cfg.gen;
-}
-
-/* ---- sessions ---- */
-
-int qwenc_session_new(qwenc_model *m, int n_ctx, qwenc_session **out, char *err, size_t errlen) {
-    *out = NULL;
-    int max = m->cfg.max_position_embeddings;
-    if (n_ctx <= 0) n_ctx = max < 4096 ? max : 4096;
-    if (n_ctx > max)
-        return qw_errf(err, errlen, QWENC_ERANGE, "context %d is more than the model's max_position_embeddings %d",
-                       n_ctx, max);
-    qwenc_session *s = calloc(1, sizeof *s);
-    if (!s) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    s->m = m;
-    s->n_ctx = n_ctx;
-    s->logits = malloc((size_t)m->cfg.vocab_size * sizeof *s->logits);
-    s->tokens = malloc((size_t)n_ctx * sizeof *s->tokens);
-    if (!s->logits || !s->tokens || qw_kv_cache_init(&s->kv, m->cfg.n_layers, n_ctx, m->cfg.n_kv_heads * m->cfg.head_dim)) {
-        qwenc_session_free(s);
-        return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory for a KV cache of %d positions", n_ctx);
-    }
-    *out = s;
-    return 0;
-}
-
-void qwenc_session_free(qwenc_session *s) {
-    if (!s) return;
-    qw_kv_cache_free(&s->kv);
-    qw_forward_scratch_free(&s->fwd);
-    free(s->tokens);
-    free(s->logits);
-    free(s);
-}
-
-int qwenc_session_n_ctx(const qwenc_session *s) { return s->n_ctx; }
-int qwenc_session_n_past(const qwenc_session *s) { return s->n_past; }
-
-int qwenc_session_truncate(qwenc_session *s, int n_keep, char *err, size_t errlen) {
-    if (n_keep < 0 || n_keep > s->n_past)
-        return qw_errf(err, errlen, QWENC_ERANGE, "cannot keep %d of %d positions", n_keep, s->n_past);
-    s->n_past = n_keep;
-    s->has_logits = 0;
-    return 0;
-}
-
-int qwenc_session_eval(qwenc_session *s, const int32_t *ids, int n, float *logits_all, char *err,
-                       size_t errlen) {
-    const qw_config *c = &s->m->cfg;
-    if (n <= 0) return qw_errf(err, errlen, QWENC_EINVAL, "no tokens to evaluate");
-    if (n > s->n_ctx - s->n_past)
-        return qw_errf(err, errlen, QWENC_ERANGE, "%d tokens do not fit: %d of %d context positions are used", n,
-                       s->n_past, s->n_ctx);
-    for (int i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= c->vocab_size)
-            return qw_errf(err, errlen, QWENC_ERANGE, "token id %d at index %d is out of range [0, %d)", ids[i], i,
-                           c->vocab_size);
-    for (int done = 0; done < n;) {
-        int b = n - done < QW_MAX_BATCH ? n - done : QW_MAX_BATCH;
-        int last = done + b == n;
-        float *out = logits_all ? logits_all + (int64_t)done * c->vocab_size : last ? s->logits : NULL;
-        int rc = qw_forward(s->m, &s->kv, &s->fwd, s->n_past, ids + done, b, out, logits_all != NULL, err, errlen);
-        if (rc) return rc;
-        memcpy(s->tokens + s->n_past, ids + done, (size_t)b * sizeof *ids);
-        s->n_past += b;
-        done += b;
-        if (last && logits_all)
-            memcpy(s->logits, logits_all + (int64_t)(n - 1) * c->vocab_size, (size_t)c->vocab_size * sizeof(float));
-    }
-    s->has_logits = 1;
-    return 0;
-}
-
-const float *qwenc_session_logits(const qwenc_session *s) { return s->has_logits ? s->logits : NULL; }
-
-const int32_t *qwenc_session_tokens(const qwenc_session *s) { return s->tokens; }
-
-int qwenc_session_sync(qwenc_session *s, const int32_t *ids, int n, int *n_reused, char *err, size_t errlen) {
-    if (n_reused) *n_reused = 0;
-    if (n <= 0) return qw_errf(err, errlen, QWENC_EINVAL, "no tokens to evaluate");
-    int keep = 0;
-    while (keep < s->n_past && keep < n - 1 && s->tokens[keep] == ids[keep]) keep++;
-    s->n_past = keep;  /* positions past keep are overwritten by the evaluation */
-    s->has_logits = 0;
-    int rc = qwenc_session_eval(s, ids + keep, n - keep, NULL, err, errlen);
-    if (!rc && n_reused) *n_reused = keep;
-    return rc;
 }

@@ -24,16 +24,28 @@ typedef struct {
     int64_t n;
 } qw_vec;
 
+/* Longest KV block (positions) the attention kernels take in one piece. */
+#define QW_ATTN_MAX_BLOCK 64
+
+/* Attention of a batch of tokens, each over the keys of its own sequence,
+ * which live in blocks of `block` positions (paged: see model/kv_cache.h).
+ * Tokens of several sequences may share one call. */
 typedef struct {
     const float *q;         /* [n_tok][n_heads * head_dim], already rotated */
-    const float *k_cache;   /* [n_ctx][n_kv_heads * head_dim]; positions 0..n_past+n_tok-1 filled */
-    const float *v_cache;
     float *out;             /* [n_tok][n_heads * head_dim] */
-    int n_tok, n_past;      /* token t sits at position n_past + t */
+    const float *k, *v;     /* this layer's blocks: [n_blocks][block][n_kv_heads * head_dim] */
+    const int32_t *const *tables; /* per token: its sequence's block ids, position p in block p / block */
+    const int *pos;         /* per token: its position; it sees keys at positions <= pos */
+    int n_tok, block;
     int n_heads, n_kv_heads, head_dim;
     int window;             /* 0: full causal attention; else attend to the last `window` positions */
     float scale;
 } qw_attn_args;
+
+/* The K or V row of position p for a token whose block table is t. */
+static inline const float *qw_attn_row(const qw_attn_args *a, const float *base, const int32_t *t, int p) {
+    return base + ((int64_t)t[p / a->block] * a->block + p % a->block) * (a->n_kv_heads * a->head_dim);
+}
 
 typedef struct qw_backend {
     const char *name;

@@ -1,25 +1,90 @@
-/* The key/value cache of one sequence: for every layer, K and V rows of
- * n_kv_heads * head_dim floats per position. Allocated zeroed, so the pages
- * of positions never reached cost no memory. */
+/* Paged key/value memory shared by sequences, with a prefix cache.
+ *
+ * A pool holds n_blocks blocks of QW_KV_BLOCK positions; for every layer a
+ * block has K and V rows of kv_dim floats per position. A sequence holds a
+ * table of block ids, one per QW_KV_BLOCK positions, so sequences of
+ * different lengths use only the memory they need. The arrays are calloc'd:
+ * blocks never used cost no memory.
+ *
+ * Full blocks enter the prefix index (prefix_index.h) once written; a new
+ * sequence whose tokens start the same way takes those blocks instead of
+ * computing them (their keys and values are bit-identical to what it would
+ * compute: a matmul row does not depend on the batch around it). Blocks are
+ * reference-counted; a shared or indexed block is copied (or taken out of
+ * the index) before it is written. Indexed blocks nobody holds stay cached
+ * until the memory is needed, least recently released first.
+ *
+ * Promises: a sequence may be promised blocks ahead of time, so that a
+ * running sequence never finds the pool full: the pool never lets free +
+ * cached-and-unheld blocks fall below what it has promised. */
 #ifndef QW_MODEL_KV_CACHE_H
 #define QW_MODEL_KV_CACHE_H
 
 #include <stdint.h>
 
+#include "model/prefix_index.h"
+
 typedef struct {
-    int n_layers, n_ctx, kv_dim;
-    float *k, *v;  /* [n_layers][n_ctx][kv_dim] */
-} qw_kv_cache;
+    int n_layers, kv_dim, n_blocks;
+    float *k, *v;        /* [n_layers][n_blocks][QW_KV_BLOCK][kv_dim] */
+    int32_t *refs;       /* [n_blocks] sequences holding each block */
+    int32_t *free_ids;   /* stack of blocks neither held nor cached */
+    int n_free;
+    int32_t *lru_prev, *lru_next; /* cached blocks nobody holds, oldest first */
+    int lru_head, lru_tail, n_evictable;
+    int64_t n_promised;
+    qw_prefix_index index;
+} qw_kv_pool;
 
-int qw_kv_cache_init(qw_kv_cache *kv, int n_layers, int n_ctx, int kv_dim);
-void qw_kv_cache_free(qw_kv_cache *kv);
-int64_t qw_kv_cache_bytes(int n_layers, int n_ctx, int kv_dim);
+typedef struct {
+    qw_kv_pool *pool;
+    int32_t *blocks;     /* [cap] block of positions [i*QW_KV_BLOCK, (i+1)*QW_KV_BLOCK) */
+    int n_blocks, cap;
+    int n_indexed;       /* leading blocks already offered to the index */
+    int promise;         /* blocks the pool keeps for this sequence */
+} qw_kv_seq;
 
-static inline float *qw_kv_k(const qw_kv_cache *kv, int layer) {
-    return kv->k + (int64_t)layer * kv->n_ctx * kv->kv_dim;
+int64_t qw_kv_pool_bytes(int n_layers, int kv_dim, int n_blocks);
+int qw_kv_pool_init(qw_kv_pool *p, int n_layers, int kv_dim, int n_blocks);
+void qw_kv_pool_free(qw_kv_pool *p);
+/* Blocks a sequence without a promise can still get. */
+int64_t qw_kv_pool_available(const qw_kv_pool *p);
+
+static inline int qw_kv_blocks_for(int64_t n_positions) {
+    return (int)((n_positions + QW_KV_BLOCK - 1) / QW_KV_BLOCK);
 }
-static inline float *qw_kv_v(const qw_kv_cache *kv, int layer) {
-    return kv->v + (int64_t)layer * kv->n_ctx * kv->kv_dim;
+
+int qw_kv_seq_init(qw_kv_seq *s, qw_kv_pool *p, int n_ctx);
+void qw_kv_seq_free(qw_kv_seq *s);
+
+/* Keeps positions [0, n_keep); blocks past them go back to the pool. */
+void qw_kv_seq_truncate(qw_kv_seq *s, int n_keep);
+
+/* Makes positions [n_past, n_past + n) writable: held, unshared, out of the
+ * index. -1 (and nothing lost) when the pool has no block to give. */
+int qw_kv_seq_prepare(qw_kv_seq *s, int n_past, int n);
+
+/* Offers the full blocks of positions [0, n_past) to the index; a block
+ * equal to one already there is swapped for it (memory shared). */
+void qw_kv_seq_index(qw_kv_seq *s, const int32_t *tokens, int n_past);
+
+/* How many leading blocks of tokens[0, n) the index holds; *n_same
+ * receives how many of them the sequence already holds. */
+int qw_kv_prefix_match(const qw_kv_seq *s, const int32_t *tokens, int n, int *n_same);
+
+/* Takes cached blocks for tokens[0, n) after the sequence's own full
+ * blocks, as far as the index and the pool allow; returns the positions
+ * the sequence now holds. The sequence must end on a block boundary. */
+int qw_kv_seq_attach(qw_kv_seq *s, const int32_t *tokens, int n);
+
+/* Promises blocks for positions up to n_positions (from n_past on); -1 when
+ * the pool cannot, leaving the previous promise in place. n_positions 0
+ * drops the promise. */
+int qw_kv_seq_promise(qw_kv_seq *s, int n_past, int n_positions);
+
+/* The K (or V) row of a position in a layer. */
+static inline float *qw_kv_row(const qw_kv_pool *p, float *base, int layer, int block, int offset) {
+    return base + (((int64_t)layer * p->n_blocks + block) * QW_KV_BLOCK + offset) * p->kv_dim;
 }
 
 #endif

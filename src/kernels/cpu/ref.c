@@ -70,21 +70,21 @@ void ref_rope(float *x, int n_tok, int n_heads, int head_dim, const int *pos, co
     }
 }
 
+/* Two passes in double over the visible keys: the plain softmax. */
 void ref_attention(qw_pool *pool, const qw_attn_args *a) {
     (void)pool;
-    int kv_dim = a->n_kv_heads * a->head_dim, q_dim = a->n_heads * a->head_dim;
-    int group = a->n_heads / a->n_kv_heads;
-    double *p = malloc((size_t)(a->n_past + a->n_tok) * sizeof *p);
-    if (!p) abort();
+    int q_dim = a->n_heads * a->head_dim, group = a->n_heads / a->n_kv_heads;
     for (int t = 0; t < a->n_tok; t++) {
-        int pos = a->n_past + t;
+        int pos = a->pos[t];
         int first = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;
+        double *p = malloc((size_t)(pos + 1) * sizeof *p);
+        if (!p) abort();
         for (int h = 0; h < a->n_heads; h++) {
             const float *q = a->q + (int64_t)t * q_dim + h * a->head_dim;
-            int kvh = h / group;
+            int off = h / group * a->head_dim;
             double mx = -INFINITY, sum = 0;
             for (int j = first; j <= pos; j++) {
-                const float *k = a->k_cache + (int64_t)j * kv_dim + kvh * a->head_dim;
+                const float *k = qw_attn_row(a, a->k, a->tables[t], j) + off;
                 double s = 0;
                 for (int d = 0; d < a->head_dim; d++) s += (double)q[d] * k[d];
                 p[j] = s * a->scale;
@@ -94,13 +94,12 @@ void ref_attention(qw_pool *pool, const qw_attn_args *a) {
             float *o = a->out + (int64_t)t * q_dim + h * a->head_dim;
             for (int d = 0; d < a->head_dim; d++) {
                 double acc = 0;
-                for (int j = first; j <= pos; j++)
-                    acc += p[j] * a->v_cache[(int64_t)j * kv_dim + kvh * a->head_dim + d];
+                for (int j = first; j <= pos; j++) acc += p[j] * qw_attn_row(a, a->v, a->tables[t], j)[off + d];
                 o[d] = (float)(acc / sum);
             }
         }
+        free(p);
     }
-    free(p);
 }
 
 void ref_swiglu(float *gate, const float *up, int64_t n) {
