@@ -25,7 +25,9 @@ static const char serve_usage[] =
     "                          /health stays public)\n"
     "      --alias NAME        the model name clients send (default: the model's directory or file name)\n"
     "  -c, --ctx N             context length of each slot (default min(4096, max_position_embeddings))\n"
-    "      --parallel N        requests generated at once, each with its own KV cache (default 1)\n"
+    "      --parallel N        requests decoded together, in one batched step (default 1)\n"
+    "      --kv-mem MIB        KV cache memory shared by the slots, in MiB (default: --ctx positions\n"
+    "                          per slot); a request waits until its prompt + max_tokens fits\n"
     "      --queue N           requests waiting for a slot before new ones get 503 (default 64)\n"
     "      --prefill-chunk N   prompt tokens evaluated per step, so one long prompt does not stall\n"
     "                          the other slots (default 512)\n"
@@ -52,12 +54,13 @@ typedef struct {
 } serve_opts;
 
 static int parse_serve(int argc, char **argv, serve_opts *o) {
-    enum { O_HOST = 1000, O_PORT, O_KEY, O_ALIAS, O_PARALLEL, O_QUEUE, O_CHUNK, O_BODY, O_CONNS, O_TIMEOUT };
+    enum { O_HOST = 1000, O_PORT, O_KEY, O_ALIAS, O_PARALLEL, O_KVMEM, O_QUEUE, O_CHUNK, O_BODY, O_CONNS, O_TIMEOUT };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},          {"host", required_argument, 0, O_HOST},
         {"port", required_argument, 0, O_PORT},         {"api-key", required_argument, 0, O_KEY},
         {"alias", required_argument, 0, O_ALIAS},       {"ctx", required_argument, 0, 'c'},
         {"parallel", required_argument, 0, O_PARALLEL}, {"queue", required_argument, 0, O_QUEUE},
+        {"kv-mem", required_argument, 0, O_KVMEM},
         {"prefill-chunk", required_argument, 0, O_CHUNK}, {"max-body", required_argument, 0, O_BODY},
         {"max-connections", required_argument, 0, O_CONNS}, {"timeout", required_argument, 0, O_TIMEOUT},
         {"threads", required_argument, 0, 't'},         {"quiet", no_argument, 0, 'q'},
@@ -83,6 +86,7 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
         case O_ALIAS: c->model_id = optarg; break;
         case 'c': bad = cli_parse_int(cmd, "--ctx", optarg, 2, 1 << 24, &v), c->n_ctx = (int)v; break;
         case O_PARALLEL: bad = cli_parse_int(cmd, "--parallel", optarg, 1, 256, &v), c->n_parallel = (int)v; break;
+        case O_KVMEM: bad = cli_parse_int(cmd, "--kv-mem", optarg, 1, 1L << 30, &v), c->kv_bytes = (int64_t)v << 20; break;
         case O_QUEUE: bad = cli_parse_int(cmd, "--queue", optarg, 1, 1 << 20, &v), c->max_queue = (int)v; break;
         case O_CHUNK: bad = cli_parse_int(cmd, "--prefill-chunk", optarg, 1, 512, &v), c->prefill_chunk = (int)v; break;
         case O_BODY: bad = cli_parse_int(cmd, "--max-body", optarg, 1024, 1L << 32, &v), c->max_body = (size_t)v; break;

@@ -18,6 +18,7 @@ typedef struct {
     qwenc_session *s;
     srv_job *job;            /* NULL when free */
     int pos;                 /* prompt tokens in the cache */
+    int32_t next;            /* the sampled token the next step evaluates; -1: none */
     qwenc_sampler *smp;
     qwenc_detok_stream *ds;
     reply_ids ids;
@@ -49,6 +50,11 @@ struct srv_engine {
     int q_head, q_len;
     int stopping;
     int running;             /* busy slots (for stats) */
+    qwenc_kv_pool *kv;       /* the slots' shared cache */
+    qwenc_kv_pool_stats kv_stats; /* as of the last step, for /metrics */
+    int first_slot;          /* where the prefill budget starts this step */
+    qwenc_batch_item *batch; /* [n_parallel] */
+    slot **batch_slots;
 };
 
 static double now_s(void) {
@@ -145,6 +151,7 @@ static void slot_finish(srv_engine *e, slot *sl, job_end end) {
                            sl->t_decode > 0 ? j->t_done - sl->t_decode : 0);
     job_unref(j);
     slot_clear(sl);
+    qwenc_session_reserve(sl->s, 0, NULL, 0);  /* the cache it keeps can be taken back (slot_reclaim) */
     pthread_mutex_lock(&e->mu);
     e->running--;
     pthread_mutex_unlock(&e->mu);
@@ -184,13 +191,9 @@ static size_t common_prefix(const int32_t *a, int na, const int32_t *b, int nb) 
 static int slot_start(srv_engine *e, slot *sl, srv_job *j, char *err, size_t errlen) {
     sl->job = j;
     const job_params *p = &j->p;
-    int keep = (int)common_prefix(qwenc_session_tokens(sl->s), qwenc_session_n_past(sl->s), p->prompt, p->n_prompt);
-    if (keep >= p->n_prompt) keep = p->n_prompt - 1;  /* the last prompt token is evaluated for fresh logits */
-    int rc = qwenc_session_truncate(sl->s, keep, err, errlen);
-    if (rc) return rc;
-    sl->pos = keep;
-    j->n_cached = keep;
-    rc = qwenc_sampler_new(&p->sampling, &sl->smp, err, errlen);
+    sl->pos = j->n_cached;  /* admit_locked brought the cache to the prompt's longest cached prefix */
+    sl->next = -1;
+    int rc = qwenc_sampler_new(&p->sampling, &sl->smp, err, errlen);
     if (rc) return rc;
     for (int i = 0; i < p->n_prompt; i++) qwenc_sampler_accept(sl->smp, p->prompt[i], 1);
     sl->ds = qwenc_detok_stream_new(e->tok, 1);
@@ -281,34 +284,93 @@ static void decode_step(srv_engine *e, slot *sl) {
         slot_finish(e, sl, JOB_LENGTH);
         return;
     }
-    char err[256];
-    if (qwenc_session_eval(sl->s, &id, 1, NULL, err, sizeof err)) slot_fail(e, sl, err);
+    sl->next = id;
 }
 
-static void slot_step(srv_engine *e, slot *sl) {
-    srv_job *j = sl->job;
-    if (job_is_cancelled(j)) {
-        slot_finish(e, sl, JOB_CANCELLED);
-        return;
+/* ---- one batched step -------------------------------------------------- */
+
+/* Samples for every slot whose logits are fresh; ends cancelled jobs. */
+static void sample_all(srv_engine *e) {
+    for (int i = 0; i < e->c.n_parallel; i++) {
+        slot *sl = &e->slots[i];
+        if (!sl->job) continue;
+        if (job_is_cancelled(sl->job))
+            slot_finish(e, sl, JOB_CANCELLED);
+        else if (sl->pos == sl->job->p.n_prompt && qwenc_session_logits(sl->s))
+            decode_step(e, sl);
     }
-    if (sl->pos < j->p.n_prompt) {
-        int n = j->p.n_prompt - sl->pos;
-        if (n > e->c.prefill_chunk) n = e->c.prefill_chunk;
-        char err[256];
-        if (qwenc_session_eval(sl->s, j->p.prompt + sl->pos, n, NULL, err, sizeof err)) {
-            slot_fail(e, sl, err);
-            return;
+}
+
+/* One item per busy slot: its sampled token, or the next chunk of its
+ * prompt while the step's prefill budget lasts (the budget starts at a
+ * different slot each step, so no prompt waits behind another for long). */
+static int gather_batch(srv_engine *e) {
+    int n = 0, budget = e->c.prefill_chunk;
+    for (int k = 0; k < e->c.n_parallel; k++) {
+        slot *sl = &e->slots[(e->first_slot + k) % e->c.n_parallel];
+        if (!sl->job) continue;
+        const job_params *p = &sl->job->p;
+        qwenc_batch_item it = {sl->s, &sl->next, 1, 1};
+        if (sl->next < 0) {
+            int rest = p->n_prompt - sl->pos, chunk = rest < budget ? rest : budget;
+            if (chunk <= 0) continue;
+            budget -= chunk;
+            it = (qwenc_batch_item){sl->s, p->prompt + sl->pos, chunk, sl->pos + chunk == p->n_prompt};
         }
-        sl->pos += n;
+        e->batch[n] = it;
+        e->batch_slots[n++] = sl;
+    }
+    e->first_slot = (e->first_slot + 1) % e->c.n_parallel;
+    return n;
+}
+
+/* Every busy slot advances by one batched forward pass. */
+static void engine_step(srv_engine *e) {
+    sample_all(e);
+    int n = gather_batch(e);
+    if (!n) return;
+    char err[256];
+    if (qwenc_eval_batch(e->batch, n, err, sizeof err)) {
+        /* reservations make this unreachable; fail the jobs rather than spin */
+        for (int i = 0; i < n; i++) slot_fail(e, e->batch_slots[i], err);
         return;
     }
-    decode_step(e, sl);
+    for (int i = 0; i < n; i++) {
+        slot *sl = e->batch_slots[i];
+        if (sl->next >= 0)
+            sl->next = -1;
+        else
+            sl->pos += e->batch[i].n;
+    }
 }
 
 /* ---- the thread ------------------------------------------------------- */
 
-/* Moves queued jobs into free slots, each to the slot whose cache shares the
- * longest prefix with its prompt. Called with mu held. */
+/* Positions a job may fill: its prompt and all it may generate. */
+static int job_positions(const srv_engine *e, const srv_job *j) {
+    int64_t n = (int64_t)j->p.n_prompt + (j->p.max_tokens >= 0 ? j->p.max_tokens : e->c.n_ctx);
+    return n < e->c.n_ctx ? (int)n : e->c.n_ctx;
+}
+
+/* Gives the blocks idle slots keep back to the pool (still cached for
+ * prefix reuse until the memory is taken). */
+static void reclaim_idle(srv_engine *e, const slot *keep) {
+    for (int i = 0; i < e->c.n_parallel; i++)
+        if (!e->slots[i].job && &e->slots[i] != keep) qwenc_session_truncate(e->slots[i].s, 0, NULL, 0);
+}
+
+/* Brings a free slot's cache to the longest cached prefix of j's prompt and
+ * reserves what j may still need; 0 when j cannot have the memory yet. */
+static int slot_fit(srv_engine *e, slot *sl, srv_job *j) {
+    j->n_cached = qwenc_session_reuse_prefix(sl->s, j->p.prompt, j->p.n_prompt, NULL);
+    if (!qwenc_session_reserve(sl->s, job_positions(e, j), NULL, 0)) return 1;
+    reclaim_idle(e, sl);
+    return !qwenc_session_reserve(sl->s, job_positions(e, j), NULL, 0);
+}
+
+/* Moves queued jobs, in order, into free slots (the one whose own cache
+ * shares the longest prefix with the prompt) while the KV pool can promise
+ * them their memory. Called with mu held. */
 static void admit_locked(srv_engine *e) {
     while (e->q_len > 0) {
         srv_job *j = e->queue[e->q_head];
@@ -322,12 +384,13 @@ static void admit_locked(srv_engine *e) {
             if (best < 0 || l > best_len) best = i, best_len = l;
         }
         if (best < 0) return;
+        slot *sl = &e->slots[best];
+        if (!slot_fit(e, sl, j)) return;  /* waits until running jobs give memory back */
         e->q_head = (e->q_head + 1) % e->c.max_queue;
         e->q_len--;
         e->running++;
         pthread_mutex_unlock(&e->mu);
         char err[256] = "";
-        slot *sl = &e->slots[best];
         if (slot_start(e, sl, j, err, sizeof err)) {
             sl->job = j;
             slot_fail(e, sl, err[0] ? err : "could not start the request");
@@ -341,13 +404,13 @@ static void *engine_main(void *arg) {
     pthread_mutex_lock(&e->mu);
     while (!e->stopping) {
         admit_locked(e);
+        qwenc_kv_pool_get_stats(e->kv, &e->kv_stats);
         if (e->running == 0) {
             pthread_cond_wait(&e->cv, &e->mu);
             continue;
         }
         pthread_mutex_unlock(&e->mu);
-        for (int i = 0; i < e->c.n_parallel; i++)
-            if (e->slots[i].job) slot_step(e, &e->slots[i]);
+        engine_step(e);
         pthread_mutex_lock(&e->mu);
     }
     pthread_mutex_unlock(&e->mu);
@@ -376,12 +439,43 @@ void engine_get_stats(srv_engine *e, metrics_gauges *g) {
     pthread_mutex_lock(&e->mu);
     g->queued = e->q_len;
     g->running = e->running;
+    g->kv_total = e->kv_stats.n_blocks * e->kv_stats.block_positions;
+    g->kv_used = e->kv_stats.n_held * e->kv_stats.block_positions;
+    g->kv_cached = e->kv_stats.n_cached * e->kv_stats.block_positions;
     pthread_mutex_unlock(&e->mu);
     g->n_slots = e->c.n_parallel;
-    g->kv_total = (int64_t)e->c.n_parallel * e->c.n_ctx;
-    g->kv_used = 0;
-    /* Read without the engine's lock: a position count a step stale is fine for a gauge. */
-    for (int i = 0; i < e->c.n_parallel; i++) g->kv_used += qwenc_session_n_past(e->slots[i].s);
+}
+
+/* The slots' sessions in one KV pool: --kv-mem positions, or n_ctx for
+ * every slot; no smaller than one full context. */
+static int engine_kv(srv_engine *e, qwenc_model *m, char *err, size_t errlen) {
+    qwenc_session *probe = NULL;
+    int rc = qwenc_session_new_in_pool(m, NULL, e->c.n_ctx, &probe, err, errlen);
+    if (rc) return rc;
+    e->c.n_ctx = qwenc_session_n_ctx(probe);  /* the session's default when n_ctx was 0 */
+    qwenc_session_free(probe);
+    int64_t per_pos = qwenc_model_kv_bytes(m, 1 << 20) >> 20;
+    int64_t n_pos = e->c.kv_bytes > 0 ? e->c.kv_bytes / per_pos : (int64_t)e->c.n_ctx * e->c.n_parallel;
+    if (n_pos < e->c.n_ctx)
+        return snprintf(err, errlen, "--kv-mem %lld MiB holds %lld positions, less than one context of %d",
+                        (long long)(e->c.kv_bytes >> 20), (long long)n_pos, e->c.n_ctx), QWENC_EINVAL;
+    rc = qwenc_kv_pool_new(m, n_pos, &e->kv, err, errlen);
+    for (int i = 0; !rc && i < e->c.n_parallel; i++)
+        rc = qwenc_session_new_in_pool(m, e->kv, e->c.n_ctx, &e->slots[i].s, err, errlen);
+    return rc;
+}
+
+static void engine_release(srv_engine *e) {
+    if (e->slots)
+        for (int i = 0; i < e->c.n_parallel; i++) qwenc_session_free(e->slots[i].s);
+    qwenc_kv_pool_free(e->kv);
+    json_vocab_free(e->jvocab);
+    free(e->slots);
+    free(e->queue);
+    free(e->scratch);
+    free(e->batch);
+    free(e->batch_slots);
+    free(e);
 }
 
 int engine_new(qwenc_model *m, const engine_config *c, srv_metrics *metrics, srv_engine **out, char *err,
@@ -403,17 +497,14 @@ int engine_new(qwenc_model *m, const engine_config *c, srv_metrics *metrics, srv
     e->queue = calloc((size_t)c->max_queue, sizeof *e->queue);
     e->scratch = malloc((size_t)e->vocab * sizeof *e->scratch);
     int rc = !e->slots || !e->queue || !e->scratch ? (snprintf(err, errlen, "out of memory"), QWENC_ENOMEM) : 0;
-    for (int i = 0; !rc && i < c->n_parallel; i++) rc = qwenc_session_new(m, c->n_ctx, &e->slots[i].s, err, errlen);
-    if (!rc) e->c.n_ctx = qwenc_session_n_ctx(e->slots[0].s);  /* the session's default when n_ctx was 0 */
+    e->batch = calloc((size_t)c->n_parallel, sizeof *e->batch);
+    e->batch_slots = calloc((size_t)c->n_parallel, sizeof *e->batch_slots);
+    if (!rc && (!e->batch || !e->batch_slots)) rc = (snprintf(err, errlen, "out of memory"), QWENC_ENOMEM);
+    if (!rc) rc = engine_kv(e, m, err, errlen);
     if (!rc && pthread_create(&e->thread, NULL, engine_main, e))
         rc = (snprintf(err, errlen, "cannot start the engine thread"), QWENC_ENOMEM);
     if (rc) {
-        if (e->slots)
-            for (int i = 0; i < c->n_parallel; i++) qwenc_session_free(e->slots[i].s);
-        free(e->slots);
-        free(e->queue);
-        free(e->scratch);
-        free(e);
+        engine_release(e);
         return rc;
     }
     *out = e;
@@ -433,10 +524,5 @@ void engine_free(srv_engine *e) {
         job_close(j);
         job_unref(j);
     }
-    for (int i = 0; i < e->c.n_parallel; i++) qwenc_session_free(e->slots[i].s);
-    json_vocab_free(e->jvocab);
-    free(e->slots);
-    free(e->queue);
-    free(e->scratch);
-    free(e);
+    engine_release(e);
 }

@@ -1,11 +1,15 @@
 /* The engine: one thread owns the model and runs every job.
  *
- * --parallel N sessions ("slots"), each with its own KV cache, take jobs from
- * a bounded queue. Each round the thread gives every busy slot one step: a
- * chunk of its prompt, or one generated token; so a long prompt never stalls
- * the others for more than a chunk. A new job goes to the free slot whose
- * cache shares the longest prefix with its prompt (the system prompt, tools
- * and earlier turns an agent resends), and only the rest is evaluated.
+ * --parallel N sessions ("slots") share one paged KV pool and take jobs from
+ * a bounded queue. Each step is one batched forward pass over every busy
+ * slot: the token each decoding slot sampled, plus prompt chunks of at most
+ * --prefill-chunk tokens in all (so a long prompt never stalls the others
+ * for more than a chunk). Weights are read once per step for everyone.
+ * A job is admitted, in queue order, when a slot is free and the pool can
+ * promise the memory of its prompt plus max_tokens (capped at the context):
+ * a running job never finds the cache full. Its prompt starts from the
+ * longest prefix cached anywhere in the pool (the system prompt, tools and
+ * earlier turns an agent resends); only the rest is evaluated.
  * Connection threads only submit jobs and read their output. */
 #ifndef QW_SERVER_ENGINE_H
 #define QW_SERVER_ENGINE_H
@@ -19,6 +23,7 @@ typedef struct srv_engine srv_engine;
 typedef struct {
     int n_parallel;     /* slots */
     int n_ctx;          /* positions per slot; <= 0: the session default */
+    int64_t kv_bytes;   /* KV pool size; <= 0: n_ctx positions per slot */
     int max_queue;      /* jobs waiting for a slot; more are refused */
     int prefill_chunk;  /* prompt tokens per step */
 } engine_config;
@@ -35,7 +40,7 @@ int engine_submit(srv_engine *e, srv_job *j);
 /* Positions per slot. */
 int engine_n_ctx(const srv_engine *e);
 
-/* Queue depth, busy slots and KV positions in use, for /metrics. */
+/* Queue depth, busy slots and KV pool positions, for /metrics. */
 void engine_get_stats(srv_engine *e, metrics_gauges *out);
 
 #endif

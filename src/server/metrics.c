@@ -97,8 +97,12 @@ char *metrics_render(srv_metrics *m, const metrics_gauges *g) {
     strbuf_printf(&b, "# HELP qwenc_slots_busy Slots generating.\n# TYPE qwenc_slots_busy gauge\nqwenc_slots_busy %d\n"
             "# HELP qwenc_slots_total Slots (--parallel).\n# TYPE qwenc_slots_total gauge\nqwenc_slots_total %d\n",
         g->running, g->n_slots);
-    strbuf_printf(&b, "# HELP qwenc_kv_cache_usage_ratio KV cache positions in use over all slots.\n"
+    strbuf_printf(&b, "# HELP qwenc_kv_cache_usage_ratio KV pool positions held by slots over all.\n"
             "# TYPE qwenc_kv_cache_usage_ratio gauge\nqwenc_kv_cache_usage_ratio %.6f\n",
         g->kv_total ? (double)g->kv_used / (double)g->kv_total : 0.0);
+    strbuf_printf(&b, "# HELP qwenc_kv_cache_positions KV pool positions by state.\n"
+            "# TYPE qwenc_kv_cache_positions gauge\nqwenc_kv_cache_positions{state=\"held\"} %lld\n"
+            "qwenc_kv_cache_positions{state=\"cached\"} %lld\nqwenc_kv_cache_positions{state=\"total\"} %lld\n",
+        (long long)g->kv_used, (long long)g->kv_cached, (long long)g->kv_total);
     return b.p;
 }

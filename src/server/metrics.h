@@ -17,7 +17,7 @@ void metrics_generation(srv_metrics *m, int n_prompt, int n_cached, int n_comple
 
 typedef struct {
     int queued, running, n_slots;
-    int64_t kv_used, kv_total;
+    int64_t kv_used, kv_cached, kv_total; /* KV pool positions: held by sessions, cached for reuse, all */
 } metrics_gauges;
 
 /* The exposition text (malloc'd). */

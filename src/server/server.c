@@ -362,7 +362,8 @@ int server_run(qwenc_model *m, const server_config *c, volatile sig_atomic_t *st
     pthread_mutex_init(&s.id_mu, NULL);
     s.id_state = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     s.metrics = metrics_new();
-    engine_config ec = {c->n_parallel, c->n_ctx, c->max_queue, c->prefill_chunk};
+    engine_config ec = {.n_parallel = c->n_parallel, .n_ctx = c->n_ctx, .kv_bytes = c->kv_bytes,
+                        .max_queue = c->max_queue, .prefill_chunk = c->prefill_chunk};
     if (!s.metrics) rc = (snprintf(err, errlen, "out of memory"), QWENC_ENOMEM);
     if (!rc) rc = engine_new(m, &ec, s.metrics, &s.engine, err, errlen);
     if (!rc) s.rctx.n_ctx = engine_n_ctx(s.engine);

@@ -19,6 +19,7 @@ typedef struct {
     const char *model_id;    /* the name clients use in "model" */
     int n_ctx;               /* positions per slot; 0: min(4096, max_position_embeddings) */
     int n_parallel;          /* slots */
+    int64_t kv_bytes;        /* KV pool; 0: n_ctx positions per slot */
     int max_queue;           /* waiting requests before 503 */
     size_t max_body;         /* bytes; larger bodies get 413 */
     int prefill_chunk;       /* prompt tokens per engine step */
