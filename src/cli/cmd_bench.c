@@ -35,6 +35,9 @@ static const char bench_usage[] =
     "  -n, --n-gen N         tokens to decode (default 128; 0 skips decode)\n"
     "  -t, --threads N       compute threads (default: the online CPUs, as llama-bench)\n"
     "  -r, --repetitions N   repetitions of each test (default 3)\n"
+    "      --parallel N      decode N sequences together, one batched step per token, as the\n"
+    "                        server's --parallel does; decode t/s is then the aggregate of all N\n"
+    "                        (default 1)\n"
     "      --seed N          seed of the token ids and the synthetic weights (default 0)\n"
     "      --json            print one JSON line instead of a table:\n"
     "                        {\"prefill_tps\": {\"median\", \"min\", \"max\"}, \"decode_tps\": {...},\n"
@@ -44,22 +47,23 @@ static const char bench_usage[] =
 
 typedef struct {
     const char *model, *synthetic, *type;
-    long n_prompt, n_gen, threads, reps, seed;
+    long n_prompt, n_gen, threads, reps, seed, parallel;
     int json;
 } bench_opts;
 
 static int parse_opts(int argc, char **argv, bench_opts *o) {
-    enum { O_SYNTH = 1000, O_TYPE, O_SEED, O_JSON };
+    enum { O_SYNTH = 1000, O_TYPE, O_SEED, O_JSON, O_PARALLEL };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},    {"synthetic", required_argument, 0, O_SYNTH},
         {"type", required_argument, 0, O_TYPE},  {"n-prompt", required_argument, 0, 'p'},
         {"n-gen", required_argument, 0, 'n'},    {"threads", required_argument, 0, 't'},
         {"repetitions", required_argument, 0, 'r'}, {"seed", required_argument, 0, O_SEED},
         {"json", no_argument, 0, O_JSON},        {"help", no_argument, 0, 'h'},
+        {"parallel", required_argument, 0, O_PARALLEL},
         {0, 0, 0, 0}};
     const char *cmd = "bench";
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    *o = (bench_opts){.n_prompt = 512, .n_gen = 128, .threads = cpus > 0 ? cpus : 1, .reps = 3};
+    *o = (bench_opts){.n_prompt = 512, .n_gen = 128, .threads = cpus > 0 ? cpus : 1, .reps = 3, .parallel = 1};
     int c, bad = 0;
     while (!bad && (c = cli_getopt(cmd, argc, argv, "m:p:n:t:r:h", opts)) != -1) {
         switch (c) {
@@ -72,6 +76,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         case 'r': bad = cli_parse_int(cmd, "--repetitions", optarg, 1, 1000, &o->reps); break;
         case O_SEED: bad = cli_parse_int(cmd, "--seed", optarg, 0, LONG_MAX, &o->seed); break;
         case O_JSON: o->json = 1; break;
+        case O_PARALLEL: bad = cli_parse_int(cmd, "--parallel", optarg, 1, 256, &o->parallel); break;
         case 'h': fputs(bench_usage, stdout); return -1;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -116,24 +121,32 @@ static int prefill_once(qwenc_session *s, const int32_t *ids, int n, double *tps
     return rc;
 }
 
-static int decode_once(qwenc_session *s, const int32_t *ids, int n, double *tps, char *err, size_t errlen) {
-    int rc = qwenc_session_truncate(s, 0, err, errlen);
+/* n tokens into each of the sessions, one batched step per token (sequence
+ * k reads the ids from offset 7k, so the sequences differ). */
+static int decode_once(qwenc_session **s, int n_seq, const int32_t *ids, int n, double *tps, char *err,
+                       size_t errlen) {
+    qwenc_batch_item items[256];
+    int rc = 0;
+    for (int k = 0; k < n_seq && !rc; k++) rc = qwenc_session_truncate(s[k], 0, err, errlen);
     double t0 = cli_now();
-    for (int i = 0; i < n && !rc; i++) rc = qwenc_session_eval(s, ids + i, 1, NULL, err, errlen);
-    *tps = n / (cli_now() - t0);
+    for (int i = 0; i < n && !rc; i++) {
+        for (int k = 0; k < n_seq; k++) items[k] = (qwenc_batch_item){s[k], ids + (i + 7 * k) % n, 1, 1};
+        rc = qwenc_eval_batch(items, n_seq, err, errlen);
+    }
+    *tps = (double)n * n_seq / (cli_now() - t0);
     return rc;
 }
 
-static int measure(const bench_opts *o, qwenc_session *s, const int32_t *ids, results *r, char *err,
+static int measure(const bench_opts *o, qwenc_session **s, const int32_t *ids, results *r, char *err,
                    size_t errlen) {
     double *pp = calloc((size_t)o->reps, sizeof *pp), *tg = calloc((size_t)o->reps, sizeof *tg);
     int rc = pp && tg ? 0 : QWENC_ENOMEM;
     if (rc) snprintf(err, errlen, "out of memory");
     /* warm-up: one token, which reads every weight once */
-    if (!rc) rc = decode_once(s, ids, 1, &pp[0], err, errlen);
+    if (!rc) rc = decode_once(s, 1, ids, 1, &pp[0], err, errlen);
     for (int i = 0; i < o->reps && !rc; i++) {
-        if (o->n_prompt) rc = prefill_once(s, ids, (int)o->n_prompt, &pp[i], err, errlen);
-        if (!rc && o->n_gen) rc = decode_once(s, ids, (int)o->n_gen, &tg[i], err, errlen);
+        if (o->n_prompt) rc = prefill_once(s[0], ids, (int)o->n_prompt, &pp[i], err, errlen);
+        if (!rc && o->n_gen) rc = decode_once(s, (int)o->parallel, ids, (int)o->n_gen, &tg[i], err, errlen);
     }
     if (!rc) {
         r->have_prefill = o->n_prompt > 0;
@@ -171,7 +184,7 @@ static json_t *stats_json(const stats *s, int have) {
 }
 
 static void print_json(const bench_opts *o, const qwenc_model_info *in, const results *r, double gbps) {
-    json_t *j = json_pack("{s:o,s:o,s:f,s:o,s:s,s:s,s:b,s:i,s:i,s:i,s:i,s:I,s:I}",
+    json_t *j = json_pack("{s:o,s:o,s:f,s:o,s:s,s:s,s:b,s:i,s:i,s:i,s:i,s:i,s:I,s:I}",
                           "prefill_tps", stats_json(&r->prefill, r->have_prefill),
                           "decode_tps", stats_json(&r->decode, r->have_decode),
                           "peak_rss_mb", peak_rss_mib(),
@@ -179,6 +192,7 @@ static void print_json(const bench_opts *o, const qwenc_model_info *in, const re
                           "model", o->synthetic ? o->synthetic : o->model, "type", in->weight_dtype,
                           "synthetic", o->synthetic != NULL, "threads", (int)o->threads,
                           "prompt", (int)o->n_prompt, "gen", (int)o->n_gen, "reps", (int)o->reps,
+                          "parallel", (int)o->parallel,
                           "weight_bytes_per_token", (json_int_t)in->weight_bytes_per_token,
                           "n_params", (json_int_t)in->n_params);
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
@@ -215,12 +229,13 @@ static void print_table(const bench_opts *o, const qwenc_model_info *in, const r
            "-----------|-----------|\n");
     snprintf(test, sizeof test, "pp%ld", o->n_prompt);
     if (r->have_prefill) print_row(model, in, o->threads, test, &r->prefill);
-    snprintf(test, sizeof test, "tg%ld", o->n_gen);
+    if (o->parallel > 1) snprintf(test, sizeof test, "tg%ldx%ld", o->n_gen, o->parallel);
+    else snprintf(test, sizeof test, "tg%ld", o->n_gen);
     if (r->have_decode) print_row(model, in, o->threads, test, &r->decode);
     printf("\npeak RSS %.1f MiB", peak_rss_mib());
     if (r->have_decode)
-        printf("; weight traffic %.2f GB/s (%.1f MiB of weights per token x %.2f tok/s)", gbps,
-               in->weight_bytes_per_token / 1048576.0, r->decode.median);
+        printf("; weight traffic %.2f GB/s (%.1f MiB of weights per step x %.2f steps/s)", gbps,
+               in->weight_bytes_per_token / 1048576.0, r->decode.median / (double)o->parallel);
     printf("; %d repetition%s\n", (int)o->reps, o->reps == 1 ? "" : "s");
 }
 
@@ -239,18 +254,22 @@ static int bench(const bench_opts *o, qwenc_model *m, char *err, size_t errlen) 
     qwenc_model_info in;
     qwenc_model_get_info(m, &in);
     long n_ctx = o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen;
-    qwenc_session *s = NULL;
+    qwenc_kv_pool *pool = NULL;
+    qwenc_session *s[256] = {0};
     int32_t *ids = random_ids((int)n_ctx, in.vocab_size, (uint64_t)o->seed);
-    int rc = ids ? qwenc_session_new(m, (int)n_ctx, &s, err, errlen) : QWENC_ENOMEM;
+    int rc = ids ? qwenc_kv_pool_new(m, n_ctx * o->parallel, &pool, err, errlen) : QWENC_ENOMEM;
     if (!ids) snprintf(err, errlen, "out of memory");
+    for (int k = 0; k < o->parallel && !rc; k++) rc = qwenc_session_new_in_pool(m, pool, (int)n_ctx, &s[k], err, errlen);
     results r = {0};
     if (!rc) rc = measure(o, s, ids, &r, err, errlen);
     if (!rc) {
-        double gbps = (double)in.weight_bytes_per_token * r.decode.median / 1e9;
+        /* one step reads the weights once for all the sequences */
+        double gbps = (double)in.weight_bytes_per_token * r.decode.median / (double)o->parallel / 1e9;
         if (o->json) print_json(o, &in, &r, gbps);
         else print_table(o, &in, &r, gbps);
     }
-    qwenc_session_free(s);
+    for (int k = 0; k < o->parallel; k++) qwenc_session_free(s[k]);
+    qwenc_kv_pool_free(pool);
     free(ids);
     return rc;
 }

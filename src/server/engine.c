@@ -191,6 +191,7 @@ static size_t common_prefix(const int32_t *a, int na, const int32_t *b, int nb) 
 static int slot_start(srv_engine *e, slot *sl, srv_job *j, char *err, size_t errlen) {
     sl->job = j;
     const job_params *p = &j->p;
+    j->t_start = now_s();
     sl->pos = j->n_cached;  /* admit_locked brought the cache to the prompt's longest cached prefix */
     sl->next = -1;
     int rc = qwenc_sampler_new(&p->sampling, &sl->smp, err, errlen);

@@ -44,7 +44,7 @@ struct srv_job {
     char id[48];
     char model[128];
     long long created;
-    double t_submit, t_first_token, t_done;  /* monotonic seconds */
+    double t_submit, t_start, t_first_token, t_done; /* monotonic seconds: queued, given a slot, ... */
     int n_cached, n_completion;              /* prompt tokens reused from the cache; tokens generated */
     job_end end;
     char fail_msg[256];

@@ -91,6 +91,15 @@ static json_t *usage_json(const srv_job *j, int n_prompt) {
                      j->n_cached);
 }
 
+/* llama.cpp's "timings" (its clients read them): prompt tokens taken from
+ * the cache and evaluated, and the time of each phase. */
+static json_t *timings_json(const srv_job *j, int n_prompt) {
+    double prompt_ms = j->t_first_token > 0 ? (j->t_first_token - j->t_start) * 1e3 : 0;
+    double predicted_ms = j->t_first_token > 0 ? (j->t_done - j->t_first_token) * 1e3 : 0;
+    return json_pack("{s:i,s:i,s:f,s:i,s:f}", "cache_n", j->n_cached, "prompt_n", n_prompt - j->n_cached,
+                     "prompt_ms", prompt_ms, "predicted_n", j->n_completion, "predicted_ms", predicted_ms);
+}
+
 /* Takes the logprobs gathered since the last chunk (chat shape), or null. */
 static json_t *take_chat_logprobs(job_format *f) {
     if (!f->lp_pending) return json_null();
@@ -264,6 +273,7 @@ static void end_body(srv_job *j, int n_prompt) {
     json_t *body = json_pack("{s:s,s:s,s:I,s:s,s:[o],s:o}", "id", j->id, "object",
                              j->p.chat ? "chat.completion" : "text_completion", "created", (json_int_t)j->created,
                              "model", j->model, "choices", choice, "usage", usage_json(j, n_prompt));
+    json_object_set_new(body, "timings", timings_json(j, n_prompt));
     write_json(j, body, 0);
     json_decref(body);
 }
@@ -289,6 +299,7 @@ void response_end(srv_job *j, int n_prompt) {
         json_t *u = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", j->id, "object",
                               j->p.chat ? "chat.completion.chunk" : "text_completion", "created",
                               (json_int_t)j->created, "model", j->model, "choices", "usage", usage_json(j, n_prompt));
+        json_object_set_new(u, "timings", timings_json(j, n_prompt));
         write_json(j, u, 1);
         json_decref(u);
     }
