@@ -220,9 +220,9 @@ const int32_t *qwenc_session_tokens(const qwenc_session *s);
 /* Makes the session hold the longest prefix of ids[0..n-1) it can without
  * computing: its own positions that match, or the pool's cached blocks
  * when they reach further (whole blocks). Drops the rest; returns the
- * positions held (also in *n_reused if non-NULL). The last id is never
- * taken, so that evaluating the rest gives fresh logits. */
-int qwenc_session_reuse_prefix(qwenc_session *s, const int32_t *ids, int n, int *n_reused);
+ * positions held. The last id is never taken, so that evaluating the rest
+ * gives fresh logits. */
+int qwenc_session_reuse_prefix(qwenc_session *s, const int32_t *ids, int n);
 
 /* Brings the session to exactly ids[0..n): qwenc_session_reuse_prefix, then
  * evaluates the rest. *n_reused (if non-NULL) receives how many positions

@@ -130,7 +130,7 @@ int qwenc_session_reserve(qwenc_session *s, int n_positions, char *err, size_t e
     return 0;
 }
 
-int qwenc_session_reuse_prefix(qwenc_session *s, const int32_t *ids, int n, int *n_reused) {
+int qwenc_session_reuse_prefix(qwenc_session *s, const int32_t *ids, int n) {
     int limit = n - 1;  /* the last token is evaluated for fresh logits */
     int own = 0;
     while (own < s->n_past && own < limit && s->tokens[own] == ids[own]) own++;
@@ -142,7 +142,6 @@ int qwenc_session_reuse_prefix(qwenc_session *s, const int32_t *ids, int n, int 
         memcpy(s->tokens + from, ids + from, (size_t)(own - from) * sizeof *ids);
     }
     session_set_past(s, own);
-    if (n_reused) *n_reused = own;
     return own;
 }
 
@@ -217,7 +216,7 @@ const int32_t *qwenc_session_tokens(const qwenc_session *s) { return s->tokens; 
 int qwenc_session_sync(qwenc_session *s, const int32_t *ids, int n, int *n_reused, char *err, size_t errlen) {
     if (n_reused) *n_reused = 0;
     if (n <= 0) return qw_errf(err, errlen, QWENC_EINVAL, "no tokens to evaluate");
-    int keep = qwenc_session_reuse_prefix(s, ids, n, NULL);
+    int keep = qwenc_session_reuse_prefix(s, ids, n);
     int rc = qwenc_session_eval(s, ids + keep, n - keep, NULL, err, errlen);
     if (!rc && n_reused) *n_reused = keep;
     return rc;

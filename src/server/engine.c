@@ -363,7 +363,7 @@ static void reclaim_idle(srv_engine *e, const slot *keep) {
 /* Brings a free slot's cache to the longest cached prefix of j's prompt and
  * reserves what j may still need; 0 when j cannot have the memory yet. */
 static int slot_fit(srv_engine *e, slot *sl, srv_job *j) {
-    j->n_cached = qwenc_session_reuse_prefix(sl->s, j->p.prompt, j->p.n_prompt, NULL);
+    j->n_cached = qwenc_session_reuse_prefix(sl->s, j->p.prompt, j->p.n_prompt);
     if (!qwenc_session_reserve(sl->s, job_positions(e, j), NULL, 0)) return 1;
     reclaim_idle(e, sl);
     return !qwenc_session_reserve(sl->s, job_positions(e, j), NULL, 0);
