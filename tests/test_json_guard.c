@@ -196,7 +196,7 @@ static void test_random_texts(void) {
     for (int i = 0; i < 400; i++) {
         json_t *o = json_object();
         for (int k = (int)(rnd() % 5); k > 0; k--) {
-            char key[8];
+            char key[16];
             snprintf(key, sizeof key, "k%d", k);
             json_object_set_new(o, key, random_value(1));
         }
