@@ -307,6 +307,24 @@ static void slot_step(srv_engine *e, slot *sl) {
 
 /* ---- the thread ------------------------------------------------------- */
 
+/* Takes the jobs whose clients left out of the queue at once, so they hold
+ * no place in it while every slot is busy. Called with mu held. */
+static void drop_cancelled_locked(srv_engine *e) {
+    int kept = 0;
+    for (int i = 0; i < e->q_len; i++) {
+        srv_job *j = e->queue[(e->q_head + i) % e->c.max_queue];
+        if (!job_is_cancelled(j)) {
+            e->queue[(e->q_head + kept++) % e->c.max_queue] = j;
+            continue;
+        }
+        j->end = JOB_CANCELLED;
+        j->t_done = now_s();
+        job_close(j);
+        job_unref(j);
+    }
+    e->q_len = kept;
+}
+
 /* Moves queued jobs into free slots, each to the slot whose cache shares the
  * longest prefix with its prompt. Called with mu held. */
 static void admit_locked(srv_engine *e) {
@@ -340,6 +358,7 @@ static void *engine_main(void *arg) {
     srv_engine *e = arg;
     pthread_mutex_lock(&e->mu);
     while (!e->stopping) {
+        drop_cancelled_locked(e);
         admit_locked(e);
         if (e->running == 0) {
             pthread_cond_wait(&e->cv, &e->mu);
@@ -358,6 +377,7 @@ static void *engine_main(void *arg) {
 
 int engine_submit(srv_engine *e, srv_job *j) {
     pthread_mutex_lock(&e->mu);
+    if (e->q_len >= e->c.max_queue) drop_cancelled_locked(e);
     if (e->q_len >= e->c.max_queue || e->stopping) {
         pthread_mutex_unlock(&e->mu);
         return -1;
