@@ -116,6 +116,19 @@ int qwenc_model_save_gguf(qwenc_model *m, const char *path, const char *type,
                           void (*progress)(void *ctx, int64_t done_bytes, int64_t total_bytes),
                           void *progress_ctx, char *err, size_t errlen);
 
+/* Scans every floating-point weight tensor for NaN and infinity, on the
+ * model's threads (it reads every byte of the weights: about as long as
+ * loading them from the page cache). *n_nonfinite receives the number of
+ * non-finite weights as dequantized: f32, f16, bf16 (and f64) values, and
+ * 32 for each q8_0/q4_0 block whose f16 scale is not finite. first_bad
+ * (len bytes; may be NULL) receives the name of the first tensor, in name
+ * order, that holds one, or "" when every weight is finite. A model with
+ * non-finite weights still loads and runs (its logits may turn to NaN);
+ * whether to warn or refuse is the caller's choice. Uses the model's
+ * threads, so not while a session of the model evaluates. Returns 0, or
+ * QWENC_EINVAL / QWENC_ENOMEM. */
+int qwenc_model_check_weights(qwenc_model *m, int64_t *n_nonfinite, char *first_bad, size_t len);
+
 /* Bytes the KV cache of n_ctx positions takes (one session's, or a pool's). */
 int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx);
 

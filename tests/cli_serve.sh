@@ -128,7 +128,7 @@ expect_error "bad JSON" 400 null null "$A/v1/chat/completions" -d '{"messages": 
 expect_error "body not an object" 400 null null "$A/v1/chat/completions" -d '[1, 2]'
 expect_error "empty body" 400 null null -X POST "$A/v1/chat/completions"
 printf '{"messages": [{"role": "user", "content": "\xff\xfe"}]}' >"$tmp/latin1"
-expect_error "body not UTF-8" 400 null null "$A/v1/chat/completions" --data-binary @"$tmp/latin1"
+expect_error "body not UTF-8 (the field is named)" 400 '"messages[0].content"' null "$A/v1/chat/completions" --data-binary @"$tmp/latin1"
 expect_error "deeply nested body" 400 null null "$A/v1/chat/completions" -d "$(printf '[%.0s' $(seq 5000))"
 expect_error "streamed request with a bad field" 400 '"stream_options"' null "$A/v1/chat/completions" \
     -d "{\"messages\": [$demo_q], \"stream\": true, \"stream_options\": 3}"

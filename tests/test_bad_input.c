@@ -90,7 +90,8 @@ static void misalign(const char *dir) {
 static int run(const char *args, char *errbuf, size_t errlen) {
     char cmd[2048], errfile[300];
     snprintf(errfile, sizeof errfile, "%s/stderr.txt", tmp);
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s", bin, args, errfile);
+    /* timeout: a FIFO or a loop that made qwenc wait would hang the test */
+    snprintf(cmd, sizeof cmd, "timeout 60 %s %s >%s/stdout.txt 2>%s", bin, args, tmp, errfile);
     int st = system(cmd);
     size_t n = 0;
     char *e = slurp(errfile, &n);
@@ -158,7 +159,7 @@ static void test_model_files(void) {
     info_of(d, "header length past the file", "model.safetensors", "header length");
 
     d = model_copy("garbage-header");
-    edit(d, "model.safetensors", "{\"", "[\"");
+    edit(d, "model.safetensors", "{\"", "{[");
     info_of(d, "corrupt header", "model.safetensors", "invalid JSON header");
 
     d = model_copy("bad-dtype");
@@ -172,6 +173,113 @@ static void test_model_files(void) {
     d = model_copy("int-weights");
     edit(d, "model.safetensors", "\"BF16\"", "\"I16\" ");
     info_of(d, "integer weights", "model.safetensors", "dtype i16");
+}
+
+/* dir/file replaced by a FIFO, a directory or a symlink to itself. */
+static const char *replace_with(const char *dir, const char *file, char kind) {
+    static char p[700];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    unlink(p);
+    int rc = kind == 'f' ? mkfifo(p, 0644) : kind == 'd' ? mkdir(p, 0755) : symlink(p, p);
+    CHECK(rc == 0, "make %s", p);
+    return p;
+}
+
+/* Where a file is expected: a FIFO (must fail at once, not wait for a
+ * writer), a directory, a symlink loop; and the model directory as a loop. */
+static void test_odd_files(void) {
+    char args[1024], p[700];
+    const char *d = model_copy("fifo-weights");
+    replace_with(d, "model.safetensors", 'f');
+    info_of(d, "model.safetensors is a FIFO", "model.safetensors: not a regular file (a FIFO)", NULL);
+    d = model_copy("fifo-config");
+    replace_with(d, "config.json", 'f');
+    info_of(d, "config.json is a FIFO", "config.json: not a regular file (a FIFO)", NULL);
+    d = model_copy("dir-config");
+    replace_with(d, "config.json", 'd');
+    info_of(d, "config.json is a directory", "config.json: not a regular file (a directory)", NULL);
+    d = model_copy("loop-config");
+    replace_with(d, "config.json", 'l');
+    info_of(d, "config.json is a symlink loop", "config.json: Too many levels of symbolic links", NULL);
+    d = model_copy("dir-weights");
+    replace_with(d, "model.safetensors", 'd');
+    info_of(d, "model.safetensors is a directory", "model.safetensors: not a regular file (a directory)", NULL);
+    d = model_copy("fifo-tokenizer");
+    replace_with(d, "tokenizer.json", 'f');
+    info_of(d, "tokenizer.json is a FIFO", "tokenizer.json: not a regular file (a FIFO)", NULL);
+    d = model_copy("loop-weights");
+    replace_with(d, "model.safetensors", 'l');
+    info_of(d, "model.safetensors is a symlink loop", "model.safetensors: Too many levels of symbolic links", NULL);
+
+    const char *fifo = replace_with(tmp, "fifo.gguf", 'f');
+    snprintf(args, sizeof args, "info -m %s", fifo);
+    expect_bad("a FIFO given as the model", args, "fifo.gguf: not a regular file (a FIFO)", NULL);
+    snprintf(args, sizeof args, "run -m %s hello", fifo);
+    expect_bad("run: a FIFO given as the model", args, "fifo.gguf: not a model directory or a .gguf file", NULL);
+    const char *loop = replace_with(tmp, "loop-dir", 'l');
+    snprintf(args, sizeof args, "info -m %s", loop);
+    expect_bad("the model directory is a symlink loop", args, "loop-dir: Too many levels of symbolic links", NULL);
+    snprintf(args, sizeof args, "run -m %s hello", loop);
+    expect_bad("run: the model directory is a symlink loop", args, "Too many levels of symbolic links", NULL);
+
+    /* a link to itself inside a model directory is harmless: nothing walks the tree */
+    d = model_copy("self-link");
+    snprintf(p, sizeof p, "%s/self", d);
+    CHECK(symlink(".", p) == 0, "symlink");
+    char e[4096];
+    snprintf(args, sizeof args, "info -m %s", d);
+    CHECK(run(args, e, sizeof e) == 0, "a model directory holding a link to itself: %s", e);
+}
+
+/* The byte offset in dir/model.safetensors of tensor name's data. */
+static size_t tensor_offset(const char *dir, const char *name) {
+    char path[600], key[300];
+    size_t n;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    unsigned char *b = (unsigned char *)slurp(path, &n);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | b[i];
+    snprintf(key, sizeof key, "\"%s\"", name);
+    char *at = strstr((char *)b + 8, key), *offs = at ? strstr(at, "\"data_offsets\"") : NULL;
+    unsigned long long begin = 0;
+    CHECK(offs && sscanf(offs, "\"data_offsets\":[%llu", &begin) == 1, "offsets of %s", name);
+    free(b);
+    return (size_t)(8 + hl + begin);
+}
+
+static void poke(const char *dir, size_t at, const void *bytes, size_t n) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    FILE *f = fopen(path, "r+b");
+    CHECK(f && fseek(f, (long)at, SEEK_SET) == 0 && fwrite(bytes, 1, n, f) == n, "poke %s", path);
+    if (f) fclose(f);
+}
+
+/* NaN and infinite weights: `info --check` counts them and names the first
+ * tensor (exit 2); the model still loads and runs. */
+static void test_nonfinite(void) {
+    const char *d = model_copy("nan");
+    static const unsigned char nan_inf[] = {0xc0, 0x7f, 0x80, 0xff};  /* bf16 NaN, -inf */
+    poke(d, tensor_offset(d, "model.norm.weight") + 6, nan_inf, 4);
+    poke(d, tensor_offset(d, "model.layers.1.self_attn.v_proj.weight"), nan_inf, 2);
+    char args[1024], e[4096];
+    snprintf(args, sizeof args, "info -m %s --check", d);
+    expect_bad("NaN weights", args, "3 weights are NaN or infinite (the first in 'model.layers.1.self_attn.v_proj.weight')",
+               d);
+    size_t n = 0;
+    char out[400];
+    snprintf(out, sizeof out, "%s/stdout.txt", tmp);
+    char *o = slurp(out, &n);
+    CHECK(o && strstr(o, "weights check          3 NaN or infinite, the first in 'model.layers.1.self_attn.v_proj.weight'"),
+          "info --check stdout: %s", o ? o : "");
+    free(o);
+    snprintf(args, sizeof args, "generate -m %s --ids 1,2 -n 2 --greedy --print-ids", d);
+    CHECK(run(args, e, sizeof e) == 0, "a model with NaN weights still runs: %s", e);
+    snprintf(args, sizeof args, "info -m %s --check", fixture);
+    CHECK(run(args, e, sizeof e) == 0, "info --check on a clean model: %s", e);
+    o = slurp(out, &n);
+    CHECK(o && strstr(o, "weights check          all finite"), "info --check stdout: %s", o ? o : "");
+    free(o);
 }
 
 /* GGUF model files: truncated, or not GGUF at all. */
@@ -242,6 +350,8 @@ int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/qwenc-bad-XXXXXX");
     if (!mkdtemp(tmp)) { perror("mkdtemp"); return 2; }
     test_model_files();
+    test_odd_files();
+    test_nonfinite();
     test_gguf_files();
     test_ids_and_options();
     char cmd[300];

@@ -49,6 +49,128 @@ static void expect_ck_error(const char *what, const char *dir, const char *needl
     if (rc == 0) qw_checkpoint_close(&ck);
 }
 
+
+/* A safetensors file whose 8-byte length says hlen, followed by `rest`. */
+static void write_raw(const char *dir, const char *name, uint64_t hlen, const char *rest, size_t n) {
+    unsigned char *b = calloc(1, 8 + n);
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(hlen >> (8 * i));
+    memcpy(b + 8, rest, n);
+    write_file(dir, name, b, 8 + n);
+    free(b);
+}
+
+static void write_index(const char *dir, const char *json) { write_file(dir, "model.safetensors.index.json", json, strlen(json)); }
+
+static const char *one_f32 = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+
+/* Lengths, ranges and shard indexes a hostile file can lie about. */
+static void test_safetensors_hostile(void) {
+    const char *d = fresh_dir("gap");
+    write_st(d, "model.safetensors",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+             "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", 12);
+    expect_ck_error("a gap between tensors", d, "data bytes [4, 8) before tensor 'b' belong to no tensor");
+
+    d = fresh_dir("lead-gap");
+    write_st(d, "model.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8);
+    expect_ck_error("bytes before the first tensor", d, "data bytes [0, 4) before tensor 'a'");
+
+    d = fresh_dir("trailing");
+    write_st(d, "model.safetensors", one_f32, 20);
+    expect_ck_error("bytes after the last tensor", d, "16 data bytes after the last tensor belong to no tensor");
+
+    d = fresh_dir("no-tensors-trailing");
+    write_st(d, "model.safetensors", "{}", 4);
+    expect_ck_error("no tensors but data bytes", d, "4 data bytes after the last tensor");
+
+    d = fresh_dir("empty-tensor");  /* a zero-element tensor is legal and covers no bytes */
+    write_st(d, "model.safetensors",
+             "{\"z\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[4,4]},"
+             "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4);
+    qw_checkpoint ck;
+    char err[512] = "";
+    CHECK(qw_checkpoint_open(d, &ck, err, sizeof err) == 0, "zero-element tensor: %s", err);
+    if (!err[0]) qw_checkpoint_close(&ck);
+
+    d = fresh_dir("bytes-overflow");
+    write_st(d, "model.safetensors",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387905],\"data_offsets\":[0,4]}}", 4);
+    expect_ck_error("element count x dtype size overflows", d, "elements of 4 bytes overflow 64 bits");
+
+    d = fresh_dir("offset-huge");
+    write_st(d, "model.safetensors",
+             "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[9223372036854775803,"
+             "9223372036854775807]}}", 4);
+    expect_ck_error("data offset near 2^63", d, "past the end of the file");
+
+    d = fresh_dir("hlen-zero");
+    write_raw(d, "model.safetensors", 0, "{}", 2);
+    expect_ck_error("header length 0", d, "header (0 bytes) does not start with '{'");
+
+    d = fresh_dir("hlen-space");
+    write_raw(d, "model.safetensors", 3, " {}", 3);
+    expect_ck_error("header starting with a space", d, "does not start with '{'");
+
+    d = fresh_dir("hlen-past");
+    write_raw(d, "model.safetensors", 100, "{}", 2);
+    expect_ck_error("header length past the end", d, "header length 100 is larger than the file (10 bytes)");
+
+    d = fresh_dir("hlen-absurd");
+    write_raw(d, "model.safetensors", UINT64_MAX, "{}", 2);
+    expect_ck_error("header length 2^64-1", d, "header length 18446744073709551615 is larger than the file");
+
+    /* a header length within the file but over 100 MiB: a sparse file, no disk used */
+    d = fresh_dir("hlen-big");
+    char p[600];
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    write_raw(d, "model.safetensors", (100u << 20) + 1, "{", 1);
+    CHECK(truncate(p, (100 << 20) + 64) == 0, "truncate");
+    expect_ck_error("header over 100 MiB", d, "is more than the 100 MiB allowed");
+
+    d = fresh_dir("abs-shard");
+    write_index(d, "{\"weight_map\":{\"a\":\"/etc/passwd\"}}");
+    expect_ck_error("index names an absolute path", d, "shard name '/etc/passwd' is not a plain file name");
+
+    d = fresh_dir("dotdot-shard");
+    write_index(d, "{\"weight_map\":{\"a\":\"..\"}}");
+    expect_ck_error("index names ..", d, "shard name '..' is not a plain file name");
+
+    d = fresh_dir("empty-shard-name");
+    write_index(d, "{\"weight_map\":{\"a\":\"\"}}");
+    expect_ck_error("index names an empty file name", d, "shard name '' is not a plain file name");
+
+    d = fresh_dir("shard-not-string");
+    write_index(d, "{\"weight_map\":{\"a\":7}}");
+    expect_ck_error("index value not a string", d, "weight_map['a'] is not a file name");
+
+    d = fresh_dir("tensor-nowhere");
+    write_st(d, "s1.safetensors", one_f32, 4);
+    write_index(d, "{\"weight_map\":{\"a\":\"s1.safetensors\",\"ghost\":\"s1.safetensors\"}}");
+    expect_ck_error("index names a tensor the shard lacks", d, "tensor 'ghost' is not in s1.safetensors");
+
+    d = fresh_dir("shard-dir");
+    snprintf(p, sizeof p, "%s/s1.safetensors", d);
+    mkdir(p, 0755);
+    write_index(d, "{\"weight_map\":{\"a\":\"s1.safetensors\"}}");
+    expect_ck_error("shard is a directory", d, "s1.safetensors: not a regular file (a directory)");
+
+    d = fresh_dir("shard-fifo");  /* must fail at once, not wait for a writer */
+    snprintf(p, sizeof p, "%s/s1.safetensors", d);
+    CHECK(mkfifo(p, 0644) == 0, "mkfifo");
+    write_index(d, "{\"weight_map\":{\"a\":\"s1.safetensors\"}}");
+    expect_ck_error("shard is a FIFO", d, "s1.safetensors: not a regular file (a FIFO)");
+
+    d = fresh_dir("index-fifo");
+    snprintf(p, sizeof p, "%s/model.safetensors.index.json", d);
+    CHECK(mkfifo(p, 0644) == 0, "mkfifo");
+    expect_ck_error("index is a FIFO", d, "model.safetensors.index.json: not a regular file (a FIFO)");
+
+    d = fresh_dir("index-loop");
+    snprintf(p, sizeof p, "%s/model.safetensors.index.json", d);
+    CHECK(symlink(p, p) == 0, "symlink");
+    expect_ck_error("index is a symlink loop", d, "Too many levels of symbolic links");
+}
+
 static void test_safetensors(void) {
     const char *d = fresh_dir("ok");
     write_st(d, "model.safetensors",
@@ -121,6 +243,7 @@ static void test_safetensors(void) {
     snprintf(link, sizeof link, "%s/model.safetensors", d);
     CHECK(symlink(link, link) == 0, "symlink");
     expect_ck_error("symlink loop", d, "model.safetensors");
+    test_safetensors_hostile();
 }
 
 static const char *hub_cfg =
@@ -136,6 +259,43 @@ static const char *new_cfg =
     "\"hidden_size\":16,\"intermediate_size\":48,\"num_hidden_layers\":4,\"num_attention_heads\":4,"
     "\"num_key_value_heads\":2,\"head_dim\":8,\"rope_parameters\":{\"rope_theta\":5000.0,\"rope_type\":\"default\"},"
     "\"num_local_experts\":8,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,\"dtype\":\"bfloat16\"}";
+
+/* qw_config_load on a path, expecting failure with needle in the message. */
+static void expect_cfg_error(const char *what, const char *dir, const char *needle) {
+    qw_config c;
+    char err[512] = "";
+    int rc = qw_config_load(dir, &c, err, sizeof err);
+    CHECK(rc < 0 && strstr(err, needle), "%s: rc %d, '%s' not in '%s'", what, rc, needle, err);
+    if (!rc) qw_config_free(&c);
+}
+
+/* config.json (and the directory) as something other than a regular file:
+ * a FIFO must fail at once, not wait for a writer. */
+static void test_config_files(void) {
+    char p[600];
+    const char *d = fresh_dir("cfg-fifo");
+    snprintf(p, sizeof p, "%s/config.json", d);
+    CHECK(mkfifo(p, 0644) == 0, "mkfifo");
+    expect_cfg_error("config.json is a FIFO", d, "config.json: not a regular file (a FIFO)");
+    d = fresh_dir("cfg-dir");
+    snprintf(p, sizeof p, "%s/config.json", d);
+    mkdir(p, 0755);
+    expect_cfg_error("config.json is a directory", d, "config.json: not a regular file (a directory)");
+    d = fresh_dir("cfg-loop");
+    snprintf(p, sizeof p, "%s/config.json", d);
+    CHECK(symlink(p, p) == 0, "symlink");
+    expect_cfg_error("config.json is a symlink loop", d, "config.json: Too many levels of symbolic links");
+    d = fresh_dir("cfg-gen-fifo");
+    write_file(d, "config.json", new_cfg, strlen(new_cfg));
+    snprintf(p, sizeof p, "%s/generation_config.json", d);
+    CHECK(mkfifo(p, 0644) == 0, "mkfifo");
+    expect_cfg_error("generation_config.json is a FIFO", d, "generation_config.json: not a regular file (a FIFO)");
+    snprintf(p, sizeof p, "%s/dir-loop", tmp);
+    CHECK(symlink(p, p) == 0, "symlink");
+    expect_cfg_error("model directory is a symlink loop", p, "dir-loop: Too many levels of symbolic links");
+    snprintf(p, sizeof p, "%s/cfg-new/config.json", tmp);
+    expect_cfg_error("model directory is a file", p, "not a model directory (a regular file)");
+}
 
 static void test_config(void) {
     qw_config c;
@@ -168,6 +328,13 @@ static void test_config(void) {
         {"{\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,"
          "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"rope_scaling\":{\"rope_type\":\"yarn\"}}", "yarn"},
         {"[1,2]", "not a JSON object"},
+        {"{\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,"
+         "\"num_hidden_layers\":1,\"num_attention_heads\":65536,\"num_key_value_heads\":1,\"head_dim\":65536}",
+         "num_attention_heads * head_dim = 4294967296 is more than 2097152"},
+        {"{\"model_type\":\"qwen3\",\"vocab_size\":999999999,\"hidden_size\":8,\"intermediate_size\":8,"
+         "\"num_hidden_layers\":1,\"num_attention_heads\":2}", "vocab_size = 999999999 is more than"},
+        {"{\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,"
+         "\"num_hidden_layers\":100000,\"num_attention_heads\":2}", "num_hidden_layers = 100000 is more than 65536"},
         {"{\"model_type\":\"gpt2\"}", "unsupported architecture"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -178,6 +345,7 @@ static void test_config(void) {
         CHECK(rc < 0 && strstr(err, bad[i][1]) && strstr(err, "config.json"), "bad config %zu: '%s'", i, err);
         if (!rc) qw_config_free(&c);
     }
+    test_config_files();
 }
 
 /* Every f16 bit pattern against the definition: (-1)^s * 2^(e-15) * 1.m,

@@ -4,6 +4,7 @@
  * the fixture) fail with one line naming the file and the problem. */
 #include "check.h"
 #include "format/gguf.h"
+#include "format/gguf_model.h"
 #include "format/quant.h"
 #include "qwenc.h"
 
@@ -338,6 +339,8 @@ static void test_small_tensors(void) {
     one_tensor_case(huge, 1, 128, "the byte size overflows", "byte size overflow");
     tinfo blk[] = {{"x", 2, {33, 2}, QW_GGML_Q8_0, 0}};
     one_tensor_case(blk, 1, 128, "not a whole number of q8_0 blocks of 32", "partial block");
+    tinfo blk4[] = {{"x", 2, {48, 2}, QW_GGML_Q4_0, 0}};
+    one_tensor_case(blk4, 1, 128, "not a whole number of q4_0 blocks of 32", "partial q4_0 block");
     tinfo mis[] = {{"x", 1, {4}, QW_GGML_F32, 4}};
     one_tensor_case(mis, 1, 128, "not a multiple of the alignment 32", "misaligned");
     tinfo past[] = {{"x", 1, {32}, QW_GGML_F32, 128}};
@@ -419,6 +422,42 @@ static void test_small_metadata(void) {
         free(b.p);
         free(d.p);
     }
+}
+
+/* A model-level GGUF (qwen3 metadata, a small token_embd) whose dimensions
+ * multiply past what the model code counts in: refused by name, before any
+ * size is computed from them. */
+static void model_dims_case(uint32_t heads, uint32_t key_length, uint64_t vocab, const char *why, const char *label) {
+    buf k = {0};
+    kv_str(&k, "general.architecture", "qwen3");
+    kv_u32(&k, "qwen3.block_count", 1);
+    kv_u32(&k, "qwen3.embedding_length", 32);
+    kv_u32(&k, "qwen3.feed_forward_length", 64);
+    kv_u32(&k, "qwen3.attention.head_count", heads);
+    kv_u32(&k, "qwen3.attention.head_count_kv", 1);
+    kv_u32(&k, "qwen3.attention.key_length", key_length);
+    tinfo t[] = {{"token_embd.weight", 2, {32, vocab}, QW_GGML_Q4_0, 0}};
+    buf b = build(3, &k, 7, t, 1, 32, 0);
+    const char *path = write_tmp("dims.gguf", b.p, b.n);
+    CHECK(truncate(path, (off_t)(b.n + 18 * vocab)) == 0, "%s: data as a sparse tail", label);
+    qw_config c;
+    qw_checkpoint ck;
+    char err[512] = "";
+    int rc = qw_gguf_model_open(path, &c, &ck, err, sizeof err);
+    if (!rc) {
+        qw_config_free(&c);
+        qw_checkpoint_close(&ck);
+    }
+    CHECK(rc == QWENC_EFORMAT && strstr(err, path) && strstr(err, why), "%s: rc %d: %s", label, rc, err);
+    free(b.p);
+    free(k.p);
+}
+
+static void test_small_model_dims(void) {
+    model_dims_case(65536, 65536, 4, "num_attention_heads * head_dim = 4294967296 is more than 2097152",
+                    "heads x key_length overflow");
+    model_dims_case(1000000000, 2, 4, "num_attention_heads * head_dim = 2000000000 is more than", "a billion heads");
+    model_dims_case(2, 16, (1u << 21) + 1, "token_embd.weight has 2097153 rows, more than 2097152", "vocab too large");
 }
 
 /* Random byte changes of the small file: open either succeeds or fails
@@ -744,6 +783,7 @@ int main(void) {
     test_small_truncated();
     test_small_tensors();
     test_small_metadata();
+    test_small_model_dims();
     test_small_fuzz();
     test_dequant_blocks();
 

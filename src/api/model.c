@@ -3,6 +3,7 @@
 #include "base/file.h"
 #include "format/gguf_model.h"
 #include "format/gguf.h"
+#include "model/finite.h"
 #include "model/gguf_export.h"
 #include "model/model.h"
 #include "model/synthetic.h"
@@ -67,7 +68,7 @@ static int model_tokenizer(qwenc_model *m, const qwenc_model_params *params, con
         return 0;
     }
     char *tj = qw_path_join(path, "tokenizer.json");
-    int rc = tj && qw_file_exists(tj) ? qwenc_tokenizer_open(path, &m->tokenizer, err, errlen) : 0;
+    int rc = tj && qw_path_present(tj) ? qwenc_tokenizer_open(path, &m->tokenizer, err, errlen) : 0;
     free(tj);
     return rc;
 }
@@ -184,6 +185,23 @@ int qwenc_model_save_gguf(qwenc_model *m, const char *path, const char *type,
                           char *err, size_t errlen) {
     if (!m || !path || !*path) return qw_errf(err, errlen, QWENC_EINVAL, "save_gguf: no model or no path");
     return qw_gguf_export(&m->cfg, &m->ck, m->tokenizer, m->pool, path, type, progress, progress_ctx, err, errlen);
+}
+
+int qwenc_model_check_weights(qwenc_model *m, int64_t *n_nonfinite, char *first_bad, size_t len) {
+    if (first_bad && len) first_bad[0] = 0;
+    if (n_nonfinite) *n_nonfinite = 0;
+    if (!m || !n_nonfinite) return QWENC_EINVAL;
+    int64_t *counts = malloc((size_t)(m->ck.n_tensors ? m->ck.n_tensors : 1) * sizeof *counts);
+    if (!counts || qw_count_nonfinite(&m->ck, m->pool, counts)) {
+        free(counts);
+        return QWENC_ENOMEM;
+    }
+    for (int i = 0; i < m->ck.n_tensors; i++) {
+        if (counts[i] && !*n_nonfinite && first_bad && len) snprintf(first_bad, len, "%s", m->ck.tensors[i].name);
+        *n_nonfinite += counts[i];
+    }
+    free(counts);
+    return 0;
 }
 
 int64_t qwenc_model_kv_bytes(const qwenc_model *m, int n_ctx) {

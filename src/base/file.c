@@ -3,28 +3,46 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen) {
-    out->data = NULL;
-    out->size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* What a path is when it is not a regular file, for messages. */
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISSOCK(m)) return "a socket";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    return "not a regular file";
+}
+
+/* Opens a regular file for reading. O_NONBLOCK: opening a FIFO must not wait
+ * for a writer (it has no effect on regular files); anything but a regular
+ * file is refused by its type before a byte is read. */
+static int open_regular(const char *path, struct stat *st, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return qw_errf(err, errlen, QWENC_EIO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, st) != 0) {
         int e = errno;
         close(fd);
         return qw_errf(err, errlen, QWENC_EIO, "%s: %s", path, strerror(e));
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st->st_mode)) {
         close(fd);
-        return qw_errf(err, errlen, QWENC_EIO, "%s: not a regular file", path);
+        return qw_errf(err, errlen, QWENC_EIO, "%s: not a regular file (%s)", path, file_kind(st->st_mode));
     }
+    return fd;
+}
+
+int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen) {
+    out->data = NULL;
+    out->size = 0;
+    struct stat st;
+    int fd = open_regular(path, &st, err, errlen);
+    if (fd < 0) return fd;
     if (st.st_size > 0) {
         void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
@@ -48,33 +66,50 @@ void qw_file_unmap(qw_mapped_file *f) {
 int qw_file_read_all(const char *path, char **data, size_t *size, char *err, size_t errlen) {
     *data = NULL;
     if (size) *size = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return qw_errf(err, errlen, QWENC_EIO, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
+    struct stat st;
+    int fd = open_regular(path, &st, err, errlen);
+    if (fd < 0) return fd;
+    if (st.st_size > QW_FILE_MAX_SMALL) {
+        close(fd);
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: %lld bytes, more than the %d MiB a JSON or text file may have",
+                       path, (long long)st.st_size, QW_FILE_MAX_SMALL >> 20);
+    }
+    /* The size is a hint: the file may change while it is read. */
+    size_t cap = (size_t)st.st_size + 1, n = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
-        fclose(fp);
+        close(fd);
         return qw_errf(err, errlen, QWENC_ENOMEM, "%s: out of memory", path);
     }
     for (;;) {
-        size_t got = fread(buf + n, 1, cap - n, fp);
-        n += got;
-        if (n < cap) break;
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb) {
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int e = errno;
             free(buf);
-            fclose(fp);
-            return qw_errf(err, errlen, QWENC_ENOMEM, "%s: out of memory", path);
+            close(fd);
+            return qw_errf(err, errlen, QWENC_EIO, "%s: read error: %s", path, strerror(e));
         }
-        buf = nb;
-        cap *= 2;
+        if (got == 0) break;
+        n += (size_t)got;
+        if (n == cap) {
+            if (n > QW_FILE_MAX_SMALL) {
+                free(buf);
+                close(fd);
+                return qw_errf(err, errlen, QWENC_EFORMAT, "%s: more than the %d MiB a JSON or text file may have",
+                               path, QW_FILE_MAX_SMALL >> 20);
+            }
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                close(fd);
+                return qw_errf(err, errlen, QWENC_ENOMEM, "%s: out of memory", path);
+            }
+            buf = nb;
+            cap *= 2;
+        }
     }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        return qw_errf(err, errlen, QWENC_EIO, "%s: read error", path);
-    }
+    close(fd);
     buf[n] = 0;
     *data = buf;
     if (size) *size = n;
@@ -86,9 +121,30 @@ int qw_file_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+int qw_path_present(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
 int qw_is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int qw_is_regular(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int qw_dir_check(const char *path, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return qw_errf(err, errlen, QWENC_EIO, "%s: %s", path,
+                       errno == ENOENT ? "not a model directory (no such directory)" : strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return qw_errf(err, errlen, QWENC_EIO, "%s: not a model directory (%s)", path,
+                       S_ISREG(st.st_mode) ? "a regular file" : file_kind(st.st_mode));
+    return 0;
 }
 
 char *qw_path_join(const char *dir, const char *name) {

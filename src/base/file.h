@@ -9,14 +9,25 @@ typedef struct {
     size_t size;
 } qw_mapped_file;
 
+/* Maps a regular file; anything else (a directory, a FIFO, a device) is
+ * refused by its type, without waiting on it. */
 int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen);
 void qw_file_unmap(qw_mapped_file *f);
 
-/* Reads a whole (small) file into a malloc'd NUL-terminated buffer. */
+/* Reads a whole (small) regular file into a malloc'd NUL-terminated buffer:
+ * config.json, tokenizer.json; more than QW_FILE_MAX_SMALL bytes is an error. */
 int qw_file_read_all(const char *path, char **data, size_t *size, char *err, size_t errlen);
 
+#define QW_FILE_MAX_SMALL (256 << 20)
+
 int qw_file_exists(const char *path);
+/* The name exists, even as a dangling or looping symlink (opening it then says why it cannot be read). */
+int qw_path_present(const char *path);
 int qw_is_dir(const char *path);
+int qw_is_regular(const char *path);
+/* 0 when path is a directory; else QWENC_EIO naming why (no such file, a
+ * symlink loop, a regular file, a FIFO). */
+int qw_dir_check(const char *path, char *err, size_t errlen);
 
 /* malloc'd "dir/name". */
 char *qw_path_join(const char *dir, const char *name);

@@ -14,6 +14,8 @@ static const char info_usage[] =
     "  -m, --model DIR    model directory (config.json + safetensors)\n"
     "  -c, --ctx N        context length to size the KV cache for (default 4096)\n"
     "      --tensors      list every tensor with its dtype and shape\n"
+    "      --check        read every weight and count the NaN and infinite ones;\n"
+    "                     exit status 2 when there are any\n"
     "  -h, --help         show this help\n";
 
 static void print_tensor(void *ctx, const char *name, const char *dtype, int rank, const int64_t *shape) {
@@ -30,20 +32,41 @@ static void print_size(const char *label, double bytes) {
     printf("%-22s %.2f %s\n", label, bytes, unit);
 }
 
+/* --check: the result on stdout; NaN or infinite weights are bad input. */
+static int check_weights(qwenc_model *m, const char *dir) {
+    int64_t bad = 0;
+    char first[256];
+    int rc = qwenc_model_check_weights(m, &bad, first, sizeof first);
+    if (rc) {
+        fprintf(stderr, "qwenc info: %s: the weight check failed (out of memory)\n", dir);
+        return cli_exit_code(rc);
+    }
+    if (!bad) {
+        printf("%-22s all finite\n", "weights check");
+        return 0;
+    }
+    printf("%-22s %lld NaN or infinite, the first in '%s'\n", "weights check", (long long)bad, first);
+    fprintf(stderr, "qwenc info: %s: %lld weights are NaN or infinite (the first in '%s')\n", dir, (long long)bad,
+            first);
+    return CLI_EXIT_BADINPUT;
+}
+
 int cmd_info(int argc, char **argv) {
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"ctx", required_argument, 0, 'c'},
                                          {"tensors", no_argument, 0, 'T'},
+                                         {"check", no_argument, 0, 'C'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *dir = NULL;
     long ctx = 0;
-    int tensors = 0, c;
+    int tensors = 0, check = 0, c;
     while ((c = cli_getopt("info", argc, argv, "m:c:h", opts)) != -1) {
         switch (c) {
         case 'm': dir = optarg; break;
         case 'c': if (cli_parse_int("info", "--ctx", optarg, 1, 1 << 24, &ctx)) return CLI_EXIT_BADINPUT; break;
         case 'T': tensors = 1; break;
+        case 'C': check = 1; break;
         case 'h': fputs(info_usage, stdout); return 0;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -85,6 +108,7 @@ int cmd_info(int argc, char **argv) {
         printf("tensors:\n");
         qwenc_model_foreach_tensor(m, print_tensor, NULL);
     }
+    int st = check ? check_weights(m, dir) : 0;
     qwenc_model_free(m);
-    return 0;
+    return st;
 }

@@ -32,8 +32,14 @@ static const char serve_usage[] =
     "      --prefill-chunk N   prompt tokens evaluated per step, so one long prompt does not stall\n"
     "                          the other slots (default 512)\n"
     "      --max-body BYTES    largest request body; larger ones get 413 (default 16777216)\n"
-    "      --max-connections N open connections at most (default 256)\n"
+    "      --max-connections N open connections at most; more wait to be accepted until one\n"
+    "                          closes (default 256)\n"
+    "      --max-connections-per-ip N  open connections from one address at most; more are closed\n"
+    "                          at once (default 0: no limit besides --max-connections)\n"
     "      --timeout S         close connections idle for S seconds (default 120)\n"
+    "      --read-timeout S    a request's headers and body must arrive within S seconds of the\n"
+    "                          connection opening (or of the previous response on it); a client\n"
+    "                          sending them slowly is cut off (default 60)\n"
     "  -t, --threads N         compute threads (default: all cores)\n"
     "  -q, --quiet             no log line per request\n"
     "  -h, --help              show this help\n"
@@ -54,7 +60,8 @@ typedef struct {
 } serve_opts;
 
 static int parse_serve(int argc, char **argv, serve_opts *o) {
-    enum { O_HOST = 1000, O_PORT, O_KEY, O_ALIAS, O_PARALLEL, O_KVMEM, O_QUEUE, O_CHUNK, O_BODY, O_CONNS, O_TIMEOUT };
+    enum { O_HOST = 1000, O_PORT, O_KEY, O_ALIAS, O_PARALLEL, O_KVMEM, O_QUEUE, O_CHUNK, O_BODY, O_CONNS, O_TIMEOUT,
+           O_PER_IP, O_READ_TIMEOUT };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},          {"host", required_argument, 0, O_HOST},
         {"port", required_argument, 0, O_PORT},         {"api-key", required_argument, 0, O_KEY},
@@ -63,6 +70,8 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
         {"kv-mem", required_argument, 0, O_KVMEM},
         {"prefill-chunk", required_argument, 0, O_CHUNK}, {"max-body", required_argument, 0, O_BODY},
         {"max-connections", required_argument, 0, O_CONNS}, {"timeout", required_argument, 0, O_TIMEOUT},
+        {"max-connections-per-ip", required_argument, 0, O_PER_IP},
+        {"read-timeout", required_argument, 0, O_READ_TIMEOUT},
         {"threads", required_argument, 0, 't'},         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
     const char *cmd = "serve";
@@ -70,7 +79,7 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
     server_config *c = &o->c;
     *c = (server_config){.host = "127.0.0.1", .port = 8080, .api_key = getenv("QWENC_API_KEY"), .n_parallel = 1,
                          .max_queue = 64, .prefill_chunk = 512, .max_body = 16u << 20, .max_connections = 256,
-                         .timeout_s = 120};
+                         .timeout_s = 120, .read_timeout_s = 60};
     if (c->api_key && !c->api_key[0]) c->api_key = NULL;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cores > 0 ? cores : 1;
@@ -92,6 +101,12 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
         case O_BODY: bad = cli_parse_int(cmd, "--max-body", optarg, 1024, 1L << 32, &v), c->max_body = (size_t)v; break;
         case O_CONNS: bad = cli_parse_int(cmd, "--max-connections", optarg, 1, 65536, &v), c->max_connections = (int)v; break;
         case O_TIMEOUT: bad = cli_parse_int(cmd, "--timeout", optarg, 1, 86400, &v), c->timeout_s = (int)v; break;
+        case O_PER_IP:
+            bad = cli_parse_int(cmd, "--max-connections-per-ip", optarg, 0, 65536, &v), c->max_per_ip = (int)v;
+            break;
+        case O_READ_TIMEOUT:
+            bad = cli_parse_int(cmd, "--read-timeout", optarg, 1, 86400, &v), c->read_timeout_s = (int)v;
+            break;
         case 't': bad = cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
         case 'q': c->quiet = 1; break;
         case 'h': fputs(serve_usage, stdout); return -1;

@@ -66,6 +66,11 @@ int cli_resolve_model(const char *cmd, const char *arg, char *out, size_t outlen
         if (ends_with(arg, ".gguf")) return snprintf(out, outlen, "%s", arg), 0;
         return cli_bad(cmd, "%s: not a model directory or a .gguf file", arg);
     }
+    struct stat st;
+    if (stat(arg, &st) == 0)  /* a FIFO, a socket, a device: never opened, so never waited on */
+        return cli_bad(cmd, "%s: not a model directory or a .gguf file (not a regular file)", arg);
+    if (errno != ENOENT && errno != ENOTDIR)  /* a symlink loop, no permission */
+        return cli_bad(cmd, "%s: %s", arg, strerror(errno));
     char dir[PATH_MAX];
     models_dir(dir, sizeof dir);
     if (!strchr(arg, '/')) {

@@ -45,6 +45,7 @@ int cli_open_model_params(const char *path, qwenc_model_params *mp, qwenc_model 
     if (bar.enabled) mp->progress = cli_progress_update, mp->progress_ctx = &bar;
     int rc = qwenc_model_open(path, mp, out, err, errlen);
     cli_progress_end(&bar);
+    if (!rc && bar.enabled) cli_warn_nonfinite(*out, path);
     mp->progress = NULL, mp->progress_ctx = NULL;
     return rc;
 }
@@ -54,6 +55,14 @@ int cli_open_model(const char *path, int n_threads, qwenc_model **out, char *err
     qwenc_model_params_init(&mp);
     mp.n_threads = n_threads;
     return cli_open_model_params(path, &mp, out, err, errlen);
+}
+
+void cli_warn_nonfinite(qwenc_model *m, const char *path) {
+    int64_t bad = 0;
+    char first[256];
+    if (qwenc_model_check_weights(m, &bad, first, sizeof first) == 0 && bad > 0)
+        fprintf(stderr, "qwenc: warning: %s: %lld weights are NaN or infinite (the first in '%s'); its output may be "
+                "NaN\n", path, (long long)bad, first);
 }
 
 void cli_progress_end(cli_progress *p) {

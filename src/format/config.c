@@ -146,7 +146,7 @@ static int load_generation_config(const char *dir, qw_config *c, char *err, size
     qw_config_default_generation(c);
     char *path = qw_path_join(dir, "generation_config.json");
     if (!path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    if (!qw_file_exists(path)) {
+    if (!qw_path_present(path)) {
         free(path);
         return 0;
     }
@@ -229,17 +229,18 @@ static int load_fields(const char *path, json_t *root, qw_config *c, char *err, 
     const char *dt = json_string_value(json_object_get(root, "torch_dtype"));
     if (!dt) dt = json_string_value(json_object_get(root, "dtype"));
     snprintf(c->dtype, sizeof c->dtype, "%s", dt ? dt : "");
-    return load_moe(path, root, c, err, errlen);
+    if ((rc = load_moe(path, root, c, err, errlen))) return rc;
+    return qw_config_check_dims(path, c, err, errlen);
 }
 
 int qw_config_load(const char *dir, qw_config *c, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
-    if (!qw_is_dir(dir))
-        return qw_errf(err, errlen, QWENC_EIO, "%s: not a model directory (no such directory)", dir);
+    int rc = qw_dir_check(dir, err, errlen);
+    if (rc) return rc;
     char *path = qw_path_join(dir, "config.json");
     if (!path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     json_t *root;
-    int rc = qw_json_load_file(path, &root, err, errlen);
+    rc = qw_json_load_file(path, &root, err, errlen);
     if (rc == 0) {
         if (!json_is_object(root)) rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: not a JSON object", path);
         else rc = load_fields(path, root, c, err, errlen);
@@ -249,6 +250,23 @@ int qw_config_load(const char *dir, qw_config *c, char *err, size_t errlen) {
     if (rc == 0) rc = load_generation_config(dir, c, err, errlen);
     if (rc) qw_config_free(c);
     return rc;
+}
+
+int qw_config_check_dims(const char *path, const qw_config *c, char *err, size_t errlen) {
+    const struct { const char *name; int64_t v, max; } dims[] = {
+        {"vocab_size", c->vocab_size, QW_MAX_DIM},
+        {"hidden_size", c->hidden_size, QW_MAX_DIM},
+        {"intermediate_size", c->intermediate_size, QW_MAX_DIM},
+        {"moe_intermediate_size", c->moe_intermediate_size, QW_MAX_DIM},
+        {"num_attention_heads * head_dim", (int64_t)c->n_heads * c->head_dim, QW_MAX_DIM},
+        {"num_key_value_heads * head_dim", (int64_t)c->n_kv_heads * c->head_dim, QW_MAX_DIM},
+        {"num_hidden_layers", c->n_layers, QW_MAX_LAYERS},
+    };
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+        if (dims[i].v > dims[i].max)
+            return qw_errf(err, errlen, QWENC_EFORMAT, "%s: %s = %lld is more than %lld", path, dims[i].name,
+                           (long long)dims[i].v, (long long)dims[i].max);
+    return 0;
 }
 
 void qw_config_free(qw_config *c) {

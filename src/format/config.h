@@ -4,6 +4,7 @@
 #define QW_FORMAT_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "qwenc.h"
 
@@ -40,6 +41,16 @@ typedef struct {
     char dtype[16];           /* torch_dtype / dtype as written */
     qwenc_gen_defaults gen;   /* generation_config.json */
 } qw_config;
+
+/* The widest any dimension may be (vocab, hidden, intermediate, heads x
+ * head_dim): a batch of 512 rows of it still counts in an int. Real models
+ * are under 2^18. */
+#define QW_MAX_DIM (1 << 21)
+#define QW_MAX_LAYERS (1 << 16)
+
+/* Every dimension within QW_MAX_DIM and the layers within QW_MAX_LAYERS,
+ * products included; else QWENC_EFORMAT naming path and the field. */
+int qw_config_check_dims(const char *path, const qw_config *c, char *err, size_t errlen);
 
 /* Reads dir/config.json and dir/generation_config.json (optional). */
 int qw_config_load(const char *dir, qw_config *c, char *err, size_t errlen);

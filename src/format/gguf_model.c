@@ -68,6 +68,9 @@ static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_
     c->arch_name = archs[i].hf_name;
     const qw_gguf_tensor *emb = qw_gguf_tensor_find(g, "token_embd.weight");
     if (!emb || emb->n_dims != 2) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: no 2-D token_embd.weight", g->path);
+    if (emb->ne[1] > QW_MAX_DIM)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: token_embd.weight has %lld rows, more than %d", g->path,
+                       (long long)emb->ne[1], QW_MAX_DIM);
     c->vocab_size = (int)emb->ne[1];
     if ((rc = arch_int(g, arch, "block_count", 1, &c->n_layers, err, errlen)) ||
         (rc = arch_int(g, arch, "embedding_length", 1, &c->hidden_size, err, errlen)) ||
@@ -101,6 +104,7 @@ static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_
         if (!c->n_experts || !c->n_experts_per_tok || c->n_experts_per_tok > c->n_experts)
             return qw_errf(err, errlen, QWENC_EFORMAT, "%s: inconsistent expert counts", g->path);
     }
+    if ((rc = qw_config_check_dims(g->path, c, err, errlen))) return rc;
     c->mlp_only = calloc((size_t)c->n_layers, 1);
     if (!c->mlp_only) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     int64_t v;

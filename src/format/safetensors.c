@@ -7,8 +7,9 @@
 #include <string.h>
 
 /* Headers of real checkpoints are a few MB at most (18,000+ tensors for the
- * largest MoE models fit in well under this). */
-#define ST_MAX_HEADER (512u << 20)
+ * largest MoE models fit in well under this); the reference implementation
+ * refuses more than 100 MB. */
+#define ST_MAX_HEADER (100u << 20)
 
 static int add_tensor(qw_checkpoint *ck, qw_st_tensor *t, char *err, size_t errlen) {
     if ((ck->n_tensors & (ck->n_tensors - 1)) == 0) {  /* grow at powers of two */
@@ -47,7 +48,8 @@ static int parse_entry(const char *path, const char *name, json_t *v, uint64_t d
         uint64_t dim = (uint64_t)json_integer_value(d);
         t->shape[i] = (int64_t)dim;
         if (dim && count > UINT64_MAX / dim)
-            return qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s': shape overflows", path, name);
+            return qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s': the element count overflows 64 bits", path,
+                           name);
         count *= dim;
     }
     json_t *jb = json_array_get(jo, 0), *je = json_array_get(jo, 1);
@@ -56,7 +58,10 @@ static int parse_entry(const char *path, const char *name, json_t *v, uint64_t d
         return qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s': bad data_offsets", path, name);
     uint64_t b = (uint64_t)json_integer_value(jb), e = (uint64_t)json_integer_value(je);
     size_t esize = qw_dtype_size(t->dtype);
-    if (count > UINT64_MAX / esize || count * esize != e - b)
+    if (count > UINT64_MAX / esize)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensor '%s': %llu elements of %zu bytes overflow 64 bits",
+                       path, name, (unsigned long long)count, esize);
+    if (count * esize != e - b)
         return qw_errf(err, errlen, QWENC_EFORMAT,
                        "%s: tensor '%s': data_offsets [%llu, %llu] do not match shape and dtype", path,
                        name, (unsigned long long)b, (unsigned long long)e);
@@ -75,6 +80,36 @@ static int cmp_offset(const void *a, const void *b) {
     return px < py ? -1 : px > py;
 }
 
+/* As the format requires, the tensors of a file tile its data exactly: no two
+ * share a byte, no byte belongs to none (a gap could hide a second file), and
+ * the last one ends at the end of the file. */
+static int check_coverage(const char *path, const qw_st_tensor *tensors, int n, const unsigned char *data,
+                          uint64_t data_size, char *err, size_t errlen) {
+    qw_st_tensor *sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
+    if (!sorted) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    if (n) memcpy(sorted, tensors, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_offset);
+    int rc = 0;
+    uint64_t end = 0;  /* where the bytes covered so far end */
+    for (int i = 0; i < n && !rc; i++) {
+        uint64_t b = (uint64_t)((const unsigned char *)sorted[i].data - data);
+        if (b < end)
+            rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensors '%s' and '%s' overlap", path, sorted[i - 1].name,
+                         sorted[i].name);
+        else if (b > end)
+            rc = qw_errf(err, errlen, QWENC_EFORMAT,
+                         "%s: data bytes [%llu, %llu) before tensor '%s' belong to no tensor (safetensors allows "
+                         "no gaps)", path, (unsigned long long)end, (unsigned long long)b, sorted[i].name);
+        end = b + sorted[i].nbytes;
+    }
+    if (!rc && end != data_size)
+        rc = qw_errf(err, errlen, QWENC_EFORMAT,
+                     "%s: %llu data bytes after the last tensor belong to no tensor (safetensors allows no gaps)",
+                     path, (unsigned long long)(data_size - end));
+    free(sorted);
+    return rc;
+}
+
 int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path, char *err,
                          size_t errlen) {
     const qw_mapped_file *f = &ck->files[file_index];
@@ -82,10 +117,18 @@ int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path, ch
         return qw_errf(err, errlen, QWENC_EFORMAT, "%s: truncated: %zu bytes, no header", path, f->size);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->data[i];
-    if (hlen > f->size - 8 || hlen > ST_MAX_HEADER)
+    if (hlen > f->size - 8)
         return qw_errf(err, errlen, QWENC_EFORMAT,
                        "%s: header length %llu is larger than the file (%zu bytes)", path,
                        (unsigned long long)hlen, f->size);
+    if (hlen > ST_MAX_HEADER)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: header length %llu is more than the %u MiB allowed", path,
+                       (unsigned long long)hlen, ST_MAX_HEADER >> 20);
+    /* The format requires the JSON to start at once with '{' (so a file
+     * cannot also be read as something else). */
+    if (hlen < 2 || f->data[8] != '{')
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: header (%llu bytes) does not start with '{'", path,
+                       (unsigned long long)hlen);
     json_error_t je;
     json_t *root = json_loadb((const char *)f->data + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &je);
     if (!root)
@@ -117,19 +160,8 @@ int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path, ch
     }
     json_decref(root);
     if (rc) return rc;
-    /* No two tensors of this file may share bytes. */
     int n = ck->n_tensors - first;
-    qw_st_tensor *sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
-    if (!sorted) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    memcpy(sorted, ck->tensors + first, (size_t)n * sizeof *sorted);
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_offset);
-    for (int i = 1; i < n && !rc; i++) {
-        const char *prev_end = (const char *)sorted[i - 1].data + sorted[i - 1].nbytes;
-        if ((const char *)sorted[i].data < prev_end)
-            rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensors '%s' and '%s' overlap", path,
-                         sorted[i - 1].name, sorted[i].name);
-    }
-    free(sorted);
+    rc = check_coverage(path, ck->tensors + first, n, data, data_size, err, errlen);
     return rc;
 }
 
@@ -227,8 +259,8 @@ int qw_checkpoint_open(const char *dir, qw_checkpoint *ck, char *err, size_t err
     char *single = qw_path_join(dir, "model.safetensors");
     int rc;
     if (!index || !single) rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    else if (qw_file_exists(index)) rc = open_sharded(ck, dir, index, err, errlen);
-    else if (qw_file_exists(single)) {
+    else if (qw_path_present(index)) rc = open_sharded(ck, dir, index, err, errlen);
+    else if (qw_path_present(single)) {
         rc = open_file(ck, dir, "model.safetensors", err, errlen);
         if (rc >= 0) rc = index_tensors(ck, dir, err, errlen);
     }

@@ -369,6 +369,24 @@ static int slot_fit(srv_engine *e, slot *sl, srv_job *j) {
     return !qwenc_session_reserve(sl->s, job_positions(e, j), NULL, 0);
 }
 
+/* Takes the jobs whose clients left out of the queue at once, so they hold
+ * no place in it while every slot is busy. Called with mu held. */
+static void drop_cancelled_locked(srv_engine *e) {
+    int kept = 0;
+    for (int i = 0; i < e->q_len; i++) {
+        srv_job *j = e->queue[(e->q_head + i) % e->c.max_queue];
+        if (!job_is_cancelled(j)) {
+            e->queue[(e->q_head + kept++) % e->c.max_queue] = j;
+            continue;
+        }
+        j->end = JOB_CANCELLED;
+        j->t_done = now_s();
+        job_close(j);
+        job_unref(j);
+    }
+    e->q_len = kept;
+}
+
 /* Moves queued jobs, in order, into free slots (the one whose own cache
  * shares the longest prefix with the prompt) while the KV pool can promise
  * them their memory. Called with mu held. */
@@ -404,6 +422,7 @@ static void *engine_main(void *arg) {
     srv_engine *e = arg;
     pthread_mutex_lock(&e->mu);
     while (!e->stopping) {
+        drop_cancelled_locked(e);
         admit_locked(e);
         qwenc_kv_pool_get_stats(e->kv, &e->kv_stats);
         if (e->running == 0) {
@@ -422,6 +441,7 @@ static void *engine_main(void *arg) {
 
 int engine_submit(srv_engine *e, srv_job *j) {
     pthread_mutex_lock(&e->mu);
+    if (e->q_len >= e->c.max_queue) drop_cancelled_locked(e);
     if (e->q_len >= e->c.max_queue || e->stopping) {
         pthread_mutex_unlock(&e->mu);
         return -1;

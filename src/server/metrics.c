@@ -18,6 +18,7 @@ struct srv_metrics {
     int64_t ttft_bucket[N_TTFT], ttft_count;
     double ttft_sum, decode_seconds;
     int64_t decode_tokens;
+    int64_t timed_out;
 };
 
 srv_metrics *metrics_new(void) {
@@ -65,6 +66,12 @@ void metrics_generation(srv_metrics *m, int n_prompt, int n_cached, int n_comple
     pthread_mutex_unlock(&m->mu);
 }
 
+void metrics_timed_out(srv_metrics *m, int n) {
+    pthread_mutex_lock(&m->mu);
+    m->timed_out += n;
+    pthread_mutex_unlock(&m->mu);
+}
+
 char *metrics_render(srv_metrics *m, const metrics_gauges *g) {
     strbuf b = {0};
     pthread_mutex_lock(&m->mu);
@@ -91,7 +98,12 @@ char *metrics_render(srv_metrics *m, const metrics_gauges *g) {
     strbuf_printf(&b, "# HELP qwenc_decode_tokens_per_second Decode speed over all finished generations.\n"
             "# TYPE qwenc_decode_tokens_per_second gauge\nqwenc_decode_tokens_per_second %.3f\n",
         m->decode_seconds > 0 ? (double)m->decode_tokens / m->decode_seconds : 0.0);
+    strbuf_printf(&b, "# HELP qwenc_connections_timed_out_total Connections closed because their request did not "
+            "arrive within --read-timeout.\n# TYPE qwenc_connections_timed_out_total counter\n"
+            "qwenc_connections_timed_out_total %lld\n", (long long)m->timed_out);
     pthread_mutex_unlock(&m->mu);
+    strbuf_printf(&b, "# HELP qwenc_connections_open HTTP connections open.\n# TYPE qwenc_connections_open gauge\n"
+            "qwenc_connections_open %d\n", g->connections);
     strbuf_printf(&b, "# HELP qwenc_queue_depth Requests waiting for a slot.\n# TYPE qwenc_queue_depth gauge\n"
             "qwenc_queue_depth %d\n", g->queued);
     strbuf_printf(&b, "# HELP qwenc_slots_busy Slots generating.\n# TYPE qwenc_slots_busy gauge\nqwenc_slots_busy %d\n"

@@ -15,8 +15,12 @@ void metrics_request(srv_metrics *m, int status);
 void metrics_generation(srv_metrics *m, int n_prompt, int n_cached, int n_completion, double ttft_s,
                         double decode_s);
 
+/* Connections shut down because their request did not arrive in time. */
+void metrics_timed_out(srv_metrics *m, int n);
+
 typedef struct {
     int queued, running, n_slots;
+    int connections;  /* open now */
     int64_t kv_used, kv_cached, kv_total; /* KV pool positions: held by sessions, cached for reuse, all */
 } metrics_gauges;
 

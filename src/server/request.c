@@ -1,4 +1,5 @@
 #include "server/request.h"
+#include "server/json_locate.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -23,11 +24,27 @@ void srv_error_set(srv_error *e, int status, const char *param, const char *code
 
 #define BAD(param, ...) (srv_error_set(e, 400, param, NULL, __VA_ARGS__), -1)
 
+/* A body jansson refused: the field it stopped in, when it stopped inside a
+ * string (invalid UTF-8, a lone surrogate escape, a NUL, a control byte). */
+static int bad_json(const char *body, size_t len, const json_error_t *je, srv_error *e) {
+    char where[sizeof e->param];
+    int in_key = 0;
+    size_t at = je->position > 0 ? (size_t)je->position - 1 : 0;
+    if (json_locate(body, len, at, where, sizeof where, &in_key)) {
+        if (in_key)
+            return BAD(where[0] ? where : NULL, "a key of %s%s%s is not valid JSON text: %s (byte %d)",
+                       where[0] ? "'" : "", where[0] ? where : "the request", where[0] ? "'" : "", je->text,
+                       je->position);
+        return BAD(where, "'%s' is not valid JSON text: %s (byte %d)", where, je->text, je->position);
+    }
+    return BAD(NULL, "request body is not valid JSON: %s (line %d, column %d)", je->text, je->line, je->column);
+}
+
 static int parse_body(const char *body, size_t len, json_t **out, srv_error *e) {
     json_error_t je;
     /* Nesting is bounded by jansson (JSON_PARSER_MAX_DEPTH), so hostile depth is an error, not a crash. */
     *out = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!*out) return BAD(NULL, "request body is not valid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    if (!*out) return bad_json(body, len, &je, e);
     if (!json_is_object(*out)) {
         json_decref(*out);
         return BAD(NULL, "request body must be a JSON object");

@@ -16,7 +16,7 @@ typedef struct {
     int status;          /* HTTP status: 400, 404, ... */
     const char *type;    /* "invalid_request_error", ... */
     const char *code;    /* "context_length_exceeded", "model_not_found", ... or NULL */
-    char param[64];      /* the offending field, "" when none */
+    char param[128];     /* the offending field, "" when none */
     char message[512];
 } srv_error;
 

@@ -1,4 +1,5 @@
 #include "server/server.h"
+#include "server/conns.h"
 #include "server/engine.h"
 #include "server/metrics.h"
 #include "server/request.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@ typedef struct {
     const server_config *c;
     srv_engine *engine;
     srv_metrics *metrics;
+    srv_conns *conns;
     request_ctx rctx;
     long long started;
     pthread_mutex_t id_mu;
@@ -205,6 +208,7 @@ static enum MHD_Result list_models(srv *s, struct MHD_Connection *conn, conn_ctx
 static enum MHD_Result metrics_page(srv *s, struct MHD_Connection *conn, conn_ctx *cc) {
     metrics_gauges g;
     engine_get_stats(s->engine, &g);
+    g.connections = conns_count(s->conns);
     char *text = metrics_render(s->metrics, &g);
     enum MHD_Result ok =
         text ? send_body(conn, cc, 200, "text/plain; version=0.0.4", text, strlen(text)) : MHD_NO;
@@ -274,6 +278,12 @@ static int body_append(const srv *s, conn_ctx *cc, const char *data, size_t n) {
     return strbuf_add(&cc->body, data, n);
 }
 
+/* The watch entry of a connection (NULL when it is not watched). */
+static srv_conn *conn_of(struct MHD_Connection *conn) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     (void)version;
@@ -287,13 +297,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = cc;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->c->max_body) cc->too_big = 1;
-        if (!cc->too_big) return MHD_YES;
+        /* Too big: a client waiting for "100 Continue" is refused before it sends the body. Any other is
+         * read to the end and dropped, then refused: closing on a body still arriving resets the connection,
+         * and the client would see the reset instead of the 413. --read-timeout bounds the reading. */
+        const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        if (!cc->too_big || !expect || strcasecmp(expect, "100-continue")) return MHD_YES;
     }
     if (*upload_size) {
         if (body_append(s, cc, upload, *upload_size)) return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
+    conns_received(s->conns, conn_of(conn));  /* the whole request is in: no read deadline while it is answered */
     if (cc->too_big) {
         char msg[128];
         snprintf(msg, sizeof msg, "the request body is larger than %zu bytes (--max-body)", s->c->max_body);
@@ -304,8 +319,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)conn;
     srv *s = cls;
+    conns_answered(s->conns, conn_of(conn));  /* the next request on this connection has its own deadline */
     conn_ctx *cc = *con_cls;
     if (!cc) return;
     int status = cc->status ? cc->status : 499;
@@ -324,6 +339,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     strbuf_free(&cc->body);
     free(cc);
     *con_cls = NULL;
+}
+
+/* Connections opened and closed: watched for their read deadline. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    srv *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? conns_open(s->conns, ci->connect_fd) : NULL;
+    } else {
+        conns_close(s->conns, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -362,9 +390,11 @@ int server_run(qwenc_model *m, const server_config *c, volatile sig_atomic_t *st
     pthread_mutex_init(&s.id_mu, NULL);
     s.id_state = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     s.metrics = metrics_new();
+    /* room beyond --max-connections: libmicrohttpd counts a connection free a little after it told us */
+    s.conns = conns_new(c->max_connections + 64, c->read_timeout_s);
     engine_config ec = {.n_parallel = c->n_parallel, .n_ctx = c->n_ctx, .kv_bytes = c->kv_bytes,
                         .max_queue = c->max_queue, .prefill_chunk = c->prefill_chunk};
-    if (!s.metrics) rc = (snprintf(err, errlen, "out of memory"), QWENC_ENOMEM);
+    if (!s.metrics || !s.conns) rc = (snprintf(err, errlen, "out of memory"), QWENC_ENOMEM);
     if (!rc) rc = engine_new(m, &ec, s.metrics, &s.engine, err, errlen);
     if (!rc) s.rctx.n_ctx = engine_n_ctx(s.engine);
     struct MHD_Daemon *d = NULL;
@@ -373,9 +403,10 @@ int server_run(qwenc_model *m, const server_config *c, volatile sig_atomic_t *st
                          (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
         d = MHD_start_daemon(flags, (uint16_t)c->port, NULL, NULL, on_request, &s, MHD_OPTION_EXTERNAL_LOGGER,
                              mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_CONNECTION_LIMIT,
-                             (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s,
-                             MHD_OPTION_END);
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_NOTIFY_CONNECTION,
+                             on_connection, &s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->max_per_ip,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s, MHD_OPTION_END);
         if (!d) rc = (snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address here?)", c->host,
                                c->port), QWENC_EIO);
     }
@@ -386,12 +417,22 @@ int server_run(qwenc_model *m, const server_config *c, volatile sig_atomic_t *st
                 di ? di->port : (unsigned)c->port, c->model_id, c->n_parallel, c->n_parallel == 1 ? "" : "s",
                 s.rctx.n_ctx);
         fflush(stderr);
-        while (!*stop) usleep(100 * 1000);
+        while (!*stop) {
+            usleep(100 * 1000);
+            int late = conns_sweep(s.conns, now_s());
+            if (late) {
+                metrics_timed_out(s.metrics, late);
+                if (!c->quiet)
+                    fprintf(stderr, "qwenc serve: closed %d connection%s whose request did not arrive within "
+                            "--read-timeout %d s\n", late, late == 1 ? "" : "s", c->read_timeout_s);
+            }
+        }
         fprintf(stderr, "qwenc serve: shutting down\n");
     }
     if (d) MHD_stop_daemon(d);
     engine_free(s.engine);
     metrics_free(s.metrics);
+    conns_free(s.conns);
     pthread_mutex_destroy(&s.id_mu);
     return rc;
 }

@@ -24,7 +24,9 @@ typedef struct {
     size_t max_body;         /* bytes; larger bodies get 413 */
     int prefill_chunk;       /* prompt tokens per engine step */
     int max_connections;
+    int max_per_ip;          /* connections from one address; 0: no limit */
     int timeout_s;           /* idle connection timeout */
+    int read_timeout_s;      /* a request (headers and body) must arrive within this */
     int quiet;               /* no per-request log lines */
 } server_config;
 

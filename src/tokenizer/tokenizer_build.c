@@ -60,7 +60,7 @@ static int has_suffix(const char *s, const char *suffix) {
 
 /* A regular file named *.gguf or starting with the GGUF magic. */
 static int is_gguf_file(const char *path) {
-    if (!qw_file_exists(path) || qw_is_dir(path)) return 0;
+    if (!qw_is_regular(path)) return 0;  /* fopen on a FIFO would wait for a writer */
     if (has_suffix(path, ".gguf")) return 1;
     FILE *f = fopen(path, "rb");
     char magic[4] = {0};
@@ -75,7 +75,8 @@ int qwenc_tokenizer_open(const char *path, qwenc_tokenizer **out, char *err, siz
     int dir = qw_is_dir(path), gguf = !dir && is_gguf_file(path);
     if (!qw_file_exists(path)) return qw_errf(err, errlen, QWENC_EIO, "%s: no such file or directory", path);
     if (!dir && !gguf)
-        return qw_errf(err, errlen, QWENC_EIO, "%s: not a directory or a GGUF file", path);
+        return qw_errf(err, errlen, QWENC_EIO, "%s: not a directory or a GGUF file%s", path,
+                       qw_is_regular(path) ? "" : " (not a regular file)");
     qwenc_tokenizer *t = qw_tokenizer_new();
     if (!t) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     if (err && errlen) err[0] = 0;

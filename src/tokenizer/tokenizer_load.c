@@ -260,7 +260,7 @@ static int load_config(qwenc_tokenizer *t, const char *dir, char *err, size_t er
     if (!path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     json_t *cfg = NULL;
     int rc = 0;
-    if (qw_file_exists(path)) rc = qw_json_load_file(path, &cfg, err, errlen);
+    if (qw_path_present(path)) rc = qw_json_load_file(path, &cfg, err, errlen);
     if (!rc && cfg && !json_is_object(cfg))
         rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: not a JSON object", path);
     if (!rc && cfg &&
@@ -277,7 +277,7 @@ static int load_config(qwenc_tokenizer *t, const char *dir, char *err, size_t er
     path = qw_path_join(dir, "chat_template.jinja");
     if (!path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     size_t n;
-    if (qw_file_exists(path)) rc = qw_file_read_all(path, &t->chat_template, &n, err, errlen);
+    if (qw_path_present(path)) rc = qw_file_read_all(path, &t->chat_template, &n, err, errlen);
     free(path);
     return rc;
 }
