@@ -474,15 +474,16 @@ static int range_hits(const js_node *n, int neg, int64_t a, int64_t b) {
 static int int_part_feasible(const js_node *n, int neg, int64_t v, int digits) {
     int64_t unit = pow10i(n->u.num.frac_digits);
     if (v == 0) return range_hits(n, neg, 0, unit - 1);  /* a leading 0: 0.xxx at most */
-    int64_t scale = 1;
-    for (int k = 0; digits + k <= n->u.num.max_int_digits; k++, scale *= 10)
+    /* k more digits: v * 10^k .. (v + 1) * 10^k - 1, all below 10^max_int_digits */
+    for (int64_t scale = 1, k = 0;; k++, scale *= 10) {
         if (range_hits(n, neg, v * scale * unit, (v + 1) * scale * unit - 1)) return 1;
-    return 0;
+        if (digits + k + 1 > n->u.num.max_int_digits) return 0;
+    }
 }
 
 static int bounded_int_digit(num_frame *f, const js_node *n, unsigned c) {
-    int64_t unit = pow10i(n->u.num.frac_digits), v = f->x / unit * 10 + (c - '0');
     if (f->mode == M_NUM_ZERO || f->digits >= n->u.num.max_int_digits) return R_DEAD;
+    int64_t unit = pow10i(n->u.num.frac_digits), v = f->x / unit * 10 + (c - '0');
     if (!int_part_feasible(n, f->neg, v, f->digits + 1)) return R_DEAD;
     f->x = v * unit;
     f->digits++;
@@ -501,7 +502,8 @@ static int bounded_frac_digit(num_frame *f, const js_node *n, unsigned c) {
 }
 
 static int bounded_can_end(const num_frame *f, const js_node *n) {
-    return (f->mode == M_NUM_ZERO || f->mode == M_NUM_INT || f->mode == M_NUM_FRAC) && range_hits(n, f->neg, f->x, f->x);
+    int digits_done = f->mode == M_NUM_ZERO || f->mode == M_NUM_INT || f->mode == M_NUM_FRAC;
+    return digits_done && range_hits(n, f->neg, f->x, f->x);
 }
 
 static int bounded_number_byte(thread *t, num_frame *f, const js_node *n, unsigned c) {

@@ -402,13 +402,12 @@ static int64_t bound_units(const json_t *v, int frac, int is_min, int exclusive)
     for (int i = 0; i < frac; i++) limit /= 10;
     if (x >= limit) return UNITS_MAX + 1;
     if (x <= -limit) return -UNITS_MAX - 1;
-    int inexact;
-    int64_t mag = json_is_integer(v) ? (int64_t)(json_integer_value(v) < 0 ? -json_integer_value(v)
-                                                                          : json_integer_value(v))
-                                     : to_units(x, 0, &inexact);
-    if (json_is_integer(v)) {
-        for (int i = 0; i < frac; i++) mag *= 10;
-        inexact = 0;
+    int inexact = 0;
+    int64_t mag;
+    if (json_is_integer(v)) {  /* exactly, even beyond 2^53 */
+        json_int_t i = json_integer_value(v);
+        mag = i < 0 ? -(int64_t)i : (int64_t)i;
+        for (int k = 0; k < frac; k++) mag *= 10;
     } else {
         mag = to_units(x, frac, &inexact);
     }
@@ -507,7 +506,8 @@ static int required_names(compiler *c, const json_t *sch, const path_t *at, cons
             return fail(c, QWENC_EINVAL, &p, "'required' must be an array of property names");
         for (size_t k = 0; k < i; k++)
             if (json_equal(json_array_get(req, i), json_array_get(req, k)))
-                return fail(c, QWENC_EINVAL, &p, "'required' names '%s' twice", json_string_value(json_array_get(req, i)));
+                return fail(c, QWENC_EINVAL, &p, "'required' names '%s' twice",
+                            json_string_value(json_array_get(req, i)));
     }
     return 0;
 }
@@ -686,7 +686,8 @@ static const json_t *resolve_pointer(const json_t *doc, const char *ref) {
         }
         seg[n] = 0;
         if (json_is_object(cur)) cur = json_object_get(cur, seg);
-        else if (json_is_array(cur) && n && strspn(seg, "0123456789") == n) cur = json_array_get(cur, strtoul(seg, NULL, 10));
+        else if (json_is_array(cur) && n && strspn(seg, "0123456789") == n)
+            cur = json_array_get(cur, strtoul(seg, NULL, 10));
         else cur = NULL;
     }
     return *p ? NULL : cur;

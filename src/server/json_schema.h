@@ -48,7 +48,7 @@ typedef struct {
 
 typedef struct {
     js_kind kind;
-    int sat;             /* some finite document satisfies it (always 1 after compiling) */
+    int sat;             /* some finite document satisfies it (the others are pruned from where they appear) */
     uint32_t min_depth;  /* fewest nested values a document of this node needs (containers count 2) */
     union {
         struct {
