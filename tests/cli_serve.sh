@@ -2,8 +2,10 @@
 # qwenc serve end to end with real clients: curl for every route and error
 # class, a client that leaves mid-stream, a full queue, clean shutdown; then
 # the official openai npm package (tests/server/openai_client.mjs) for chat,
-# streaming, seeds, tool calls, stop strings, logprobs and json_object. The
-# model is the bundled demo model, which really answers and calls tools.
+# streaming, seeds, tool calls, stop strings, logprobs and json_object; and
+# tests/server/json_schema_client.mjs for json_schema and forced tool calls,
+# judged by ajv. The model is the bundled demo model, which really answers
+# and calls tools.
 set -u
 . "$(dirname "$0")/server/lib.sh"
 
@@ -149,6 +151,113 @@ expect_error "prompt longer than the context (chat)" 400 '"messages"' '"context_
     "$A/v1/chat/completions" -d "{\"messages\": [{\"role\": \"user\", \"content\": \"$long\"}]}"
 expect_error "prompt longer than the context (completions)" 400 '"prompt"' '"context_length_exceeded"' \
     "$A/v1/completions" -d "{\"prompt\": \"$long\"}"
+# response_format json_schema and forced tool calls: whatever the automaton cannot follow is a 400 naming the
+# keyword (or value) and its JSON path, before anything is generated.
+# expect_schema_error WHAT PARAM SUBSTRING REQUEST: a 400 on PARAM whose message contains SUBSTRING.
+# The answers are recorded and judged together by check_schema_errors (one node process for all).
+schema_errors=$tmp/schema_errors.tsv
+expect_schema_error() {
+    local what=$1 param=$2 sub=$3 request=$4
+    req "$A/v1/chat/completions" -d "$request"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$code" "$param" "$sub" "$what" "$body" >>"$schema_errors"
+}
+check_schema_errors() {
+    local out line
+    out=$(node -e 'let ok = 0;
+        for (const l of require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean)) {
+          const [code, param, sub, what, body] = l.split("\t");
+          let e = null;
+          try { e = JSON.parse(body).error; } catch { }
+          if (code === "400" && e && e.param === param && e.type === "invalid_request_error" && e.message.includes(sub)) ok++;
+          else console.log(`${what}: HTTP ${code}, want 400 on ${param} with "${sub}": ${body}`);
+        }
+        console.log("ok " + ok);' "$schema_errors")
+    while IFS= read -r line; do
+        case $line in "ok "*) pass=$((pass + ${line#ok })) ;; *) bad "$line" ;; esac
+    done <<<"$out"
+}
+# rf_schema SCHEMA: a chat request whose response_format is json_schema with SCHEMA.
+rf_schema() { printf '{"messages": [%s], "max_tokens": 8, "response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": %s}}}' "$demo_q" "$1"; }
+while IFS='|' read -r want schema; do
+    [ -z "$want" ] && continue
+    expect_schema_error "json_schema $schema" response_format "$want" "$(rf_schema "$schema")"
+done <<'EOF_CASES'
+unsupported keyword 'pattern' at #/properties/code|{"type": "object", "properties": {"code": {"type": "string", "pattern": "^[A-Z]+$"}}}
+unsupported keyword 'multipleOf' at #|{"type": "integer", "multipleOf": 5}
+unsupported keyword 'patternProperties' at #|{"type": "object", "patternProperties": {"^x": {}}}
+unsupported keyword 'minProperties' at #|{"type": "object", "minProperties": 1}
+unsupported keyword 'maxProperties' at #|{"type": "object", "maxProperties": 1}
+unsupported keyword 'propertyNames' at #|{"type": "object", "propertyNames": {"maxLength": 3}}
+unsupported keyword 'dependentRequired' at #|{"type": "object", "dependentRequired": {"a": ["b"]}}
+unsupported keyword 'dependentSchemas' at #|{"type": "object", "dependentSchemas": {"a": {}}}
+unsupported keyword 'contains' at #/items|{"type": "array", "items": {"type": "array", "contains": {"type": "integer"}}}
+unsupported keyword 'minContains' at #|{"type": "array", "minContains": 1}
+unsupported keyword 'prefixItems' at #|{"type": "array", "prefixItems": [{"type": "integer"}]}
+unsupported keyword 'if' at #|{"if": {"type": "string"}, "then": {"maxLength": 2}}
+unsupported keyword 'not' at #/properties/a|{"type": "object", "properties": {"a": {"not": {"type": "null"}}}}
+unsupported keyword 'unevaluatedProperties' at #|{"type": "object", "unevaluatedProperties": false}
+unsupported keyword 'unevaluatedItems' at #|{"type": "array", "unevaluatedItems": false}
+unsupported keyword 'contentEncoding' at #|{"type": "string", "contentEncoding": "base64"}
+unsupported keyword 'contentMediaType' at #|{"type": "string", "contentMediaType": "text/html"}
+unsupported keyword '$anchor' at #/$defs/a|{"$defs": {"a": {"$anchor": "x"}}, "$ref": "#/$defs/a"}
+unsupported keyword '$dynamicRef' at #|{"$dynamicRef": "#x"}
+unsupported keyword 'nullable' at #|{"type": "string", "nullable": true}
+unsupported format 'uri' at #/format|{"type": "string", "format": "uri"}
+'uniqueItems': true at #/uniqueItems|{"type": "array", "uniqueItems": true}
+'items' array (tuples) at #/items|{"type": "array", "items": [{"type": "integer"}]}
+'additionalProperties' schema|{"type": "object", "additionalProperties": {"type": "integer"}}
+unsupported 'allOf' (only one subschema) at #/allOf|{"allOf": [{"type": "string"}, {"maxLength": 3}]}
+'type' beside 'anyOf' is not supported at #|{"type": "string", "anyOf": [{"maxLength": 1}, {"minLength": 3}]}
+'type' beside '$ref' is not supported|{"$defs": {"a": {}}, "$ref": "#/$defs/a", "type": "string"}
+'maxLength' beside 'enum'/'const' is not supported|{"enum": ["a", "bb"], "maxLength": 1}
+unsupported '$ref' 'https://example.com/s.json' (only local|{"$ref": "https://example.com/s.json"}
+unsupported 'oneOf': alternatives 0 and 1 may both match|{"oneOf": [{"type": "integer"}, {"type": "number"}]}
+'minLength' above 10 with format 'date' is not supported|{"type": "string", "format": "date", "minLength": 12}
+a bounded number must lie within|{"type": "number", "minimum": 1e300}
+unknown type 'text' at #/type|{"type": "text"}
+'minLength' must be a non-negative integer at #/minLength|{"type": "string", "minLength": -1}
+'minLength' 5 is greater than 'maxLength' 2 at #|{"type": "string", "minLength": 5, "maxLength": 2}
+'enum' must be a non-empty array at #/enum|{"enum": []}
+no value of 'enum' is allowed by the schema's 'type' at #/enum|{"type": "integer", "enum": ["a"]}
+'required' names 'a' twice at #/required|{"type": "object", "required": ["a", "a"]}
+'b' is required but 'additionalProperties' is false at #/required|{"type": "object", "properties": {"a": {}}, "required": ["b"], "additionalProperties": false}
+'$ref' '#/$defs/missing' points to nothing at #/$ref|{"$ref": "#/$defs/missing"}
+circular '$ref'|{"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}
+no JSON document of at most 64 nested levels satisfies the schema|{"$defs": {"n": {"type": "object", "properties": {"next": {"$ref": "#/$defs/n"}}, "required": ["next"]}}, "$ref": "#/$defs/n"}
+no JSON document|false
+a schema must be an object or a boolean at #/properties/a|{"type": "object", "properties": {"a": 1}}
+'response_format.json_schema.schema' must be a JSON Schema object|5
+EOF_CASES
+rf_bad() { printf '{"messages": [%s], "response_format": %s}' "$demo_q" "$1"; }
+while IFS='|' read -r want rf; do
+    [ -z "$want" ] && continue
+    expect_schema_error "response_format $rf" response_format "$want" "$(rf_bad "$rf")"
+done <<'EOF_CASES'
+'response_format.json_schema' must be an object|{"type": "json_schema"}
+'response_format.json_schema' must be an object|{"type": "json_schema", "json_schema": [1]}
+'response_format.json_schema.name' must be 1-64 letters|{"type": "json_schema", "json_schema": {"schema": {}}}
+'response_format.json_schema.name' must be 1-64 letters|{"type": "json_schema", "json_schema": {"name": "a b", "schema": {}}}
+'response_format.json_schema.name' must be 1-64 letters|{"type": "json_schema", "json_schema": {"name": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "schema": {}}}
+'response_format.json_schema.strict' must be a boolean|{"type": "json_schema", "json_schema": {"name": "a", "strict": "yes", "schema": {}}}
+'response_format.json_schema.description' must be a string|{"type": "json_schema", "json_schema": {"name": "a", "description": 1, "schema": {}}}
+response_format type 'xml' is not supported|{"type": "xml"}
+'response_format' must be an object with a 'type'|"json"
+EOF_CASES
+# tool_req CHOICE PARAMETERS: a chat request with one tool.
+tool_req() { printf '{"messages": [%s], "max_tokens": 4, "tool_choice": %s, "tools": [{"type": "function", "function": {"name": "f", "parameters": %s}}]}' "$demo_q" "$1" "$2"; }
+expect_schema_error "tool_choice required, a tool with pattern" tools \
+    "tools[0].function.parameters: unsupported keyword 'pattern' at #/properties/x" \
+    "$(tool_req '"required"' '{"type": "object", "properties": {"x": {"type": "string", "pattern": "a"}}}')"
+expect_schema_error "named tool_choice, parameters not an object" tools "tools[0].function.parameters: the parameters must be an object schema" \
+    "$(tool_req '{"type": "function", "function": {"name": "f"}}' '{"type": "string"}')"
+check_schema_errors
+expect_json "tool_choice auto: parameters are not compiled" 200 'r.choices.length === 1' "$A/v1/chat/completions" \
+    -d "$(tool_req '"auto"' '{"type": "object", "properties": {"x": {"type": "string", "pattern": "a"}}}')"
+expect_json "json_schema on /v1/completions" 200 'JSON.parse(r.choices[0].text).n >= 3 && r.choices[0].finish_reason === "stop"' \
+    "$A/v1/completions" -d '{"prompt": "{", "max_tokens": 64, "seed": 1, "response_format": {"type": "json_schema", "json_schema": {"name": "c", "schema": {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3, "maximum": 9}}, "required": ["n"], "additionalProperties": false}}}}'
+expect_error "completions: a bad json_schema" 400 '"response_format"' null "$A/v1/completions" \
+    -d '{"prompt": "x", "response_format": {"type": "json_schema", "json_schema": {"name": "c", "schema": {"pattern": "a"}}}}'
+
 expect_json "still serving after the errors" 200 'r.choices[0].message.content.includes("42")' \
     "$A/v1/chat/completions" -d "{\"messages\": [$demo_q], \"temperature\": 0, \"max_tokens\": 64}"
 
@@ -242,10 +351,14 @@ wait "$cpid"
 # ---- the official openai client --------------------------------------------------------------------
 npm_dir=$QWENC_BUILD_DIR/npm
 openai_version=7.57.0
-have=$(node -e 'try { console.log(require(process.argv[1] + "/node_modules/openai/package.json").version) } catch { }' "$npm_dir")
-if [ "$have" != "$openai_version" ]; then
-    if ! npm install --no-audit --no-fund --loglevel=error --prefix "$npm_dir" "openai@$openai_version" >"$tmp/npm.log" 2>&1; then
-        bad "npm install openai@$openai_version into $npm_dir failed (the npm registry must be reachable): $(tail -5 "$tmp/npm.log")"
+# ajv (with ajv-formats) judges the json_schema replies: a validator written apart from qwenc's.
+npm_packages="openai@$openai_version ajv@8.17.1 ajv-formats@3.0.1"
+have=$(node -e 'const d = process.argv[1] + "/node_modules/"; try { console.log(["openai", "ajv", "ajv-formats"].map((p) =>
+    p + "@" + require(d + p + "/package.json").version).join(" ")) } catch { }' "$npm_dir")
+if [ "$have" != "$npm_packages" ]; then
+    # shellcheck disable=SC2086
+    if ! npm install --no-audit --no-fund --loglevel=error --prefix "$npm_dir" $npm_packages >"$tmp/npm.log" 2>&1; then
+        bad "npm install $npm_packages into $npm_dir failed (the npm registry must be reachable): $(tail -5 "$tmp/npm.log")"
     fi
 fi
 if [ -f "$npm_dir/node_modules/openai/index.mjs" ]; then
@@ -259,6 +372,23 @@ $(cat "$tmp/client.out")"
     stop_server c
 else
     bad "the openai package is not in $npm_dir"
+fi
+# response_format json_schema: random schemas x random seeds, and forced tool calls, judged by ajv.
+if [ -f "$npm_dir/node_modules/ajv/dist/2020.js" ] && [ -f "$npm_dir/node_modules/ajv-formats/dist/index.js" ]; then
+    start_server d --parallel 4 --ctx 1024
+    schemas=200
+    [ -n "${QWENC_SANITIZED:-}" ] && schemas=40
+    OPENAI_ENTRY="file://$npm_dir/node_modules/openai/index.mjs" AJV_ENTRY="file://$npm_dir/node_modules/ajv/dist/2020.js" \
+        AJV_FORMATS_ENTRY="file://$npm_dir/node_modules/ajv-formats/dist/index.js" QWENC_URL="$url_d" QWENC_SCHEMAS=$schemas \
+        node "$QWENC_ROOT/tests/server/json_schema_client.mjs" >"$tmp/schema.out" 2>&1
+    rc=$?
+    check '[ $rc -eq 0 ]' "json_schema client tests (exit $rc):
+$(cat "$tmp/schema.out")"
+    grep '^json_schema client: ' "$tmp/schema.out"
+    check '! grep -E "qwenc serve: [A-Z]+ [^ ]+ 500 " "$tmp/d.log"' "server D answered 500: $(grep ' 500 ' "$tmp/d.log")"
+    stop_server d
+else
+    bad "ajv and ajv-formats are not in $npm_dir"
 fi
 
 check '! grep -E "qwenc serve: [A-Z]+ [^ ]+ 500 " "$tmp/a.log"' "server A answered 500: $(grep ' 500 ' "$tmp/a.log")"

@@ -1,6 +1,6 @@
-/* server/json_guard: the validator accepts exactly the prefixes of valid
- * JSON objects (hand-made and random texts, byte by byte and in chunks,
- * judged against jansson); the mask over the real Qwen3 vocabulary equals
+/* server/json_guard with the json_object schema ({"type": "object"}): the
+ * validator accepts exactly the prefixes of valid JSON objects (hand-made
+ * and random texts, byte by byte and in chunks, judged against jansson); the mask over the real Qwen3 vocabulary equals
  * trying every token; constrained generation from random logits and from
  * the demo model yields text jansson parses as an object. */
 #include <jansson.h>
@@ -20,6 +20,8 @@ static uint32_t rnd(void) {
 /* A validator without tokens: a json_vocab over no tokenizer is not
  * possible, so the byte-level tests use one built on the real tokenizer. */
 static const json_vocab *vocab;
+/* response_format json_object is this schema. */
+static json_schema *object_schema;
 
 /* jansson's verdict: 1 an object, 0 not, -1 a number too large for it
  * (valid JSON that jansson cannot represent: not judged). */
@@ -37,7 +39,7 @@ static int jansson_object(const char *s, size_t n) {
  * cannot, which for an accepted prefix is a bug. */
 static char *complete_text(const char *prefix, size_t n, size_t *out_len) {
     static const char order[] = "\"}]1:dc\\uresal\x80\xA0{";
-    json_guard *g = json_guard_new(vocab, NULL, 0);
+    json_guard *g = json_guard_new(vocab, object_schema, NULL, 0);
     char *out = malloc(n + 4096);
     memcpy(out, prefix, n);
     size_t len = n;
@@ -57,7 +59,7 @@ static char *complete_text(const char *prefix, size_t n, size_t *out_len) {
 /* The first byte the guard rejects, fed one byte at a time (n if none);
  * *complete receives whether the whole text closed the object. */
 static size_t first_rejected(const char *s, size_t n, int *complete) {
-    json_guard *g = json_guard_new(vocab, NULL, 0);
+    json_guard *g = json_guard_new(vocab, object_schema, NULL, 0);
     size_t i = 0;
     while (i < n && json_guard_feed(g, s + i, 1) == 0) i++;
     *complete = i == n && json_guard_complete(g);
@@ -68,7 +70,7 @@ static size_t first_rejected(const char *s, size_t n, int *complete) {
 /* The same text fed in random chunks: the chunk holding the first rejected
  * byte is the first one rejected. */
 static int chunks_agree(const char *s, size_t n, size_t rejected_at, int complete) {
-    json_guard *g = json_guard_new(vocab, NULL, 0);
+    json_guard *g = json_guard_new(vocab, object_schema, NULL, 0);
     size_t at = 0;
     int ok = 1;
     while (at < n) {
@@ -221,13 +223,13 @@ static void test_random_texts(void) {
 static void test_limits(void) {
     char deep[256] = "{\"a\":";
     for (int i = 0; i < JSON_GUARD_MAX_DEPTH - 1; i++) strcat(deep, "[");
-    json_guard *g = json_guard_new(vocab, NULL, 0);
+    json_guard *g = json_guard_new(vocab, object_schema, NULL, 0);
     CHECK(json_guard_feed(g, deep, strlen(deep)) == 0, "nesting up to the limit is accepted");
     CHECK(json_guard_feed(g, "[", 1) == -1 && json_guard_feed(g, "{", 1) == -1, "one more level is rejected");
     CHECK(json_guard_feed(g, "1]", 2) == 0, "and the text goes on");
     json_guard_free(g);
 
-    g = json_guard_new(vocab, NULL, 0);
+    g = json_guard_new(vocab, object_schema, NULL, 0);
     int ws = 0;
     while (ws < 100 && json_guard_feed(g, "\n", 1) == 0) ws++;
     CHECK(ws == JSON_GUARD_MAX_WS_RUN, "leading whitespace is bounded: %d", ws);
@@ -241,7 +243,7 @@ static void test_limits(void) {
     for (ws = 0; ws < 100 && json_guard_feed(g, " ", 1) == 0;) ws++;
     CHECK(ws == JSON_GUARD_MAX_TRAILING_WS && json_guard_complete(g), "trailing whitespace is bounded: %d", ws);
     json_guard_free(g);
-    g = json_guard_new(vocab, NULL, 0);
+    g = json_guard_new(vocab, object_schema, NULL, 0);
     char digits[64];
     memset(digits, '7', sizeof digits);
     CHECK(json_guard_feed(g, "{\"a\":-", 6) == 0 && json_guard_feed(g, digits, JSON_GUARD_MAX_DIGITS) == 0 &&
@@ -251,7 +253,7 @@ static void test_limits(void) {
           json_guard_feed(g, "7", 1) == -1 && json_guard_feed(g, "}", 1) == 0,
           "the digits of a number are bounded, and the number can still end");
     json_guard_free(g);
-    g = json_guard_new(vocab, NULL, 0);
+    g = json_guard_new(vocab, object_schema, NULL, 0);
     char spaces[200];
     memset(spaces, ' ', sizeof spaces);
     CHECK(json_guard_feed(g, "{\"", 2) == 0 && json_guard_feed(g, spaces, sizeof spaces) == 0,
@@ -263,7 +265,7 @@ static void test_limits(void) {
 
 /* The mask, compared with trying every token on its own. */
 static void check_mask(const qwenc_tokenizer *t, int vocab_size, const char *text, const int32_t *eos, int n_eos) {
-    json_guard *g = json_guard_new(vocab, eos, n_eos);
+    json_guard *g = json_guard_new(vocab, object_schema, eos, n_eos);
     CHECK(json_guard_feed(g, text, strlen(text)) == 0, "mask: '%s' is a valid prefix", text);
     float *logits = malloc((size_t)vocab_size * sizeof *logits);
     for (int i = 0; i < vocab_size; i++) logits[i] = (float)(i % 7);
@@ -294,7 +296,7 @@ static void test_mask(const qwenc_tokenizer *t, int vocab_size, const int32_t *e
                                            "{\"a\":\"\xf0\x9f", "{\"a\": 1", "{\"a\": -", "{\"a\": 1.5e",
                                            "{\"a\": [", "{\"a\": [1, 2", "{\"a\": t", "{\"a\": {}", "{}", "{} "};
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) check_mask(t, vocab_size, prefixes[i], eos, 2);
-    json_guard *g = json_guard_new(vocab, eos, 2);
+    json_guard *g = json_guard_new(vocab, object_schema, eos, 2);
     CHECK(json_guard_accept(g, eos[0]) == -1, "eos is rejected before the object is complete");
     CHECK(json_guard_accept(g, qwenc_token_id(t, "<think>")) == -1, "an added token is rejected");
     CHECK(json_guard_accept(g, vocab_size - 1) == -1 && json_guard_accept(g, vocab_size) == -1 &&
@@ -330,7 +332,7 @@ static void test_random_generation(const qwenc_tokenizer *t, int vocab_size, con
         p.seed = (uint64_t)d;
         qwenc_sampler *s = NULL;
         qwenc_sampler_new(&p, &s, NULL, 0);
-        json_guard *g = json_guard_new(vocab, eos, 2);
+        json_guard *g = json_guard_new(vocab, object_schema, eos, 2);
         size_t len = 0;
         int ended = 0;
         for (int step = 0; step < 200 && !ended; step++) {
@@ -377,7 +379,7 @@ static void generate_json(qwenc_model *m, const int32_t *prompt, int n_prompt, f
     json_vocab *v = json_vocab_new(t, in.vocab_size);
     int32_t eos[8];
     for (int i = 0; i < d.n_eos; i++) eos[i] = d.eos_ids[i];
-    json_guard *g = json_guard_new(v, eos, d.n_eos);
+    json_guard *g = json_guard_new(v, object_schema, eos, d.n_eos);
     qwenc_sampler_params p;
     qwenc_sampler_params_init(&p);
     p.temperature = temperature;
@@ -455,8 +457,9 @@ int main(void) {
     int vocab_size = qwenc_tokenizer_n_tokens(t) + 64;  /* model rows beyond the tokenizer, as Qwen3 has */
     json_vocab *v = json_vocab_new(t, vocab_size);
     CHECK(v != NULL, "json_vocab_new");
-    CHECK(json_vocab_new(t, 0) == NULL && json_guard_new(NULL, NULL, 0) == NULL, "bad arguments give NULL");
+    CHECK(json_vocab_new(t, 0) == NULL && json_guard_new(NULL, NULL, NULL, 0) == NULL && json_guard_new(v, NULL, NULL, 0) == NULL, "bad arguments give NULL");
     vocab = v;
+    CHECK(json_schema_compile_text("{\"type\": \"object\"}", &object_schema, err, sizeof err) == 0, "%s", err);
     int32_t eos[2] = {qwenc_token_id(t, "<|im_end|>"), qwenc_token_id(t, "<|endoftext|>")};
 
     test_hand_made();
@@ -466,6 +469,7 @@ int main(void) {
     test_random_generation(t, vocab_size, eos, getenv("QWENC_SANITIZED") ? 40 : 200);
     test_demo_model(check_env("QWENC_ROOT"));
 
+    json_schema_free(object_schema);
     json_vocab_free(v);
     qwenc_tokenizer_free(t);
     return check_summary();

@@ -25,10 +25,9 @@ typedef struct {
     reply_parser *rp;        /* chat only */
     stop_matcher *stop;      /* when stop strings were given */
     int stopped;             /* a stop string matched: emit nothing more */
-    json_guard *guard;       /* response_format json_object */
-    int32_t *forced;         /* tool_choice: tokens that open the call */
-    int n_forced, i_forced;
-    int n_outside;           /* tokens generated outside a think block */
+    json_guard *doc_guard;   /* response_format json_object / json_schema: the reply outside calls */
+    json_guard *call_guard;  /* tool_choice required / named: each call's body */
+    json_guard *guard;       /* the one that chose the last token, if one did */
     double t_decode;         /* when the first token was sampled */
 } slot;
 
@@ -39,7 +38,7 @@ struct srv_engine {
     srv_metrics *metrics;
     int vocab;
     qwenc_gen_defaults gen;
-    json_vocab *jvocab;      /* built on the first json_object request */
+    json_vocab *jvocab;      /* built on the first constrained request */
     float *scratch;          /* vocab floats for the json guard */
     slot *slots;
 
@@ -124,8 +123,8 @@ static void slot_clear(slot *sl) {
     qwenc_detok_stream_free(sl->ds);
     reply_parser_free(sl->rp);
     stop_matcher_free(sl->stop);
-    json_guard_free(sl->guard);
-    free(sl->forced);
+    json_guard_free(sl->doc_guard);
+    json_guard_free(sl->call_guard);
     qwenc_session *s = sl->s;
     memset(sl, 0, sizeof *sl);
     sl->s = s;
@@ -162,22 +161,17 @@ static void slot_fail(srv_engine *e, slot *sl, const char *msg) {
     slot_finish(e, sl, JOB_FAILED);
 }
 
-/* Tokens that open a tool call: "<tool_call>" alone for tool_choice
- * "required", up to the arguments for a named function. */
-static int forced_tool_tokens(srv_engine *e, slot *sl, char *err, size_t errlen) {
+/* The guards a job needs: for its reply's document (ended by eos) and for
+ * the bodies of forced tool calls (ended by </tool_call>). */
+static int start_guards(srv_engine *e, slot *sl) {
     const job_params *p = &sl->job->p;
-    if (!p->forced_tool && !p->tool_required) return 0;
-    char *text = malloc(strlen(p->forced_tool ? p->forced_tool : "") + 64);
-    if (!text) return QWENC_ENOMEM;
-    if (p->forced_tool)
-        sprintf(text, "<tool_call>\n{\"name\": \"%s\", \"arguments\": ", p->forced_tool);
-    else
-        strcpy(text, "<tool_call>");
-    size_t n = 0;
-    int rc = qwenc_tokenize(e->tok, text, strlen(text), &sl->forced, &n, err, errlen);
-    free(text);
-    sl->n_forced = (int)n;
-    return rc;
+    if (!p->schema && !p->tool_schema) return 0;
+    if (!e->jvocab && !(e->jvocab = json_vocab_new(e->tok, e->vocab))) return QWENC_ENOMEM;
+    if (p->schema && !(sl->doc_guard = json_guard_new(e->jvocab, p->schema, e->gen.eos_ids, e->gen.n_eos)))
+        return QWENC_ENOMEM;
+    if (p->tool_schema && !(sl->call_guard = json_guard_new(e->jvocab, p->tool_schema, &sl->ids.tool_close, 1)))
+        return QWENC_ENOMEM;
+    return 0;
 }
 
 static size_t common_prefix(const int32_t *a, int na, const int32_t *b, int nb) {
@@ -208,14 +202,7 @@ static int slot_start(srv_engine *e, slot *sl, srv_job *j, char *err, size_t err
     }
     if (p->n_stop && !(sl->stop = stop_matcher_new((const char *const *)p->stop, p->n_stop)))
         return snprintf(err, errlen, "out of memory"), QWENC_ENOMEM;
-    if (p->json_object) {
-        if (!e->jvocab && !(e->jvocab = json_vocab_new(e->tok, e->vocab)))
-            return snprintf(err, errlen, "out of memory"), QWENC_ENOMEM;
-        if (!(sl->guard = json_guard_new(e->jvocab, e->gen.eos_ids, e->gen.n_eos)))
-            return snprintf(err, errlen, "out of memory"), QWENC_ENOMEM;
-    }
-    rc = forced_tool_tokens(e, sl, err, errlen);
-    if (rc) return rc;
+    if ((rc = start_guards(e, sl))) return snprintf(err, errlen, "out of memory"), rc;
     response_begin(j);
     return 0;
 }
@@ -224,25 +211,52 @@ static int slot_start(srv_engine *e, slot *sl, srv_job *j, char *err, size_t err
 
 static int in_reasoning(const slot *sl) { return sl->rp && reply_parser_in_reasoning(sl->rp); }
 
-/* The next token: forced, JSON-constrained or freely sampled. *guarded is
- * set when the json guard chose it. */
+static int in_call(const slot *sl) { return sl->rp && reply_parser_in_tool_call(sl->rp); }
+static int n_calls(const slot *sl) { return sl->rp ? reply_parser_n_tool_calls(sl->rp) : 0; }
+
+/* The guard for the next token, if one applies: a call's body (afresh for
+ * each call), or the reply's document outside thinking, before any call. */
+static json_guard *active_guard(slot *sl) {
+    if (in_reasoning(sl)) return NULL;
+    if (in_call(sl)) return sl->call_guard;
+    if (sl->call_guard) json_guard_reset(sl->call_guard);
+    return n_calls(sl) ? NULL : sl->doc_guard;
+}
+
+/* After a forced call: another call or the end, nothing else (the rest masked in scratch). */
+static int32_t sample_call_or_eos(srv_engine *e, slot *sl, const float *logits) {
+    int32_t id = qwenc_sample(sl->smp, logits, e->vocab);
+    if (id == sl->ids.tool_open || is_eos(e, id)) return id;
+    for (int i = 0; i < e->vocab; i++) e->scratch[i] = i == sl->ids.tool_open || is_eos(e, i) ? logits[i] : -INFINITY;
+    return qwenc_sample(sl->smp, e->scratch, e->vocab);
+}
+
+static int32_t guarded_sample(srv_engine *e, slot *sl, const float *logits, int *guarded) {
+    if (!sl->guard) return qwenc_sample(sl->smp, logits, e->vocab);
+    *guarded = 1;
+    return json_guard_sample(sl->guard, sl->smp, logits, e->scratch);
+}
+
+/* The next token: JSON-constrained, the <tool_call> a forced call opens
+ * with, or sampled among what the constraints leave. *guarded is set when
+ * sl->guard chose it. */
 static int32_t pick_token(srv_engine *e, slot *sl, const float *logits, int *guarded) {
-    srv_job *j = sl->job;
     *guarded = 0;
-    int free_choice = in_reasoning(sl) || (sl->rp && reply_parser_in_tool_call(sl->rp));
-    if (sl->i_forced > 0 && sl->i_forced < sl->n_forced) return sl->forced[sl->i_forced++];
-    int content_start = !in_reasoning(sl) && sl->n_outside == 0;
-    if ((sl->n_forced && sl->i_forced == 0 && content_start) || (sl->guard && !free_choice)) {
-        /* The model may still open a think block first when thinking is on. */
-        if (j->p.thinking && j->n_completion == 0 && sl->ids.think_open >= 0) {
-            int32_t id = qwenc_sample(sl->smp, logits, e->vocab);
-            if (id == sl->ids.think_open) return id;
-        }
-        if (sl->n_forced && sl->i_forced == 0 && content_start) return sl->forced[sl->i_forced++];
-        *guarded = 1;
-        return json_guard_sample(sl->guard, sl->smp, logits, e->scratch);
+    sl->guard = active_guard(sl);
+    if (in_call(sl) || (!sl->doc_guard && !sl->call_guard)) return guarded_sample(e, sl, logits, guarded);
+    if (in_reasoning(sl)) {
+        /* the reply must still come: a model that would end while thinking ends the thinking */
+        int32_t id = qwenc_sample(sl->smp, logits, e->vocab);
+        return is_eos(e, id) && sl->ids.think_close >= 0 ? sl->ids.think_close : id;
     }
-    return qwenc_sample(sl->smp, logits, e->vocab);
+    /* The model may still open a think block first when thinking is on. */
+    if (sl->job->p.thinking && sl->job->n_completion == 0 && sl->ids.think_open >= 0) {
+        int32_t id = qwenc_sample(sl->smp, logits, e->vocab);
+        if (id == sl->ids.think_open) return id;
+    }
+    if (sl->call_guard && sl->ids.tool_open >= 0)
+        return n_calls(sl) ? sample_call_or_eos(e, sl, logits) : sl->ids.tool_open;
+    return guarded_sample(e, sl, logits, guarded);
 }
 
 static void record_logprob(srv_engine *e, slot *sl, const float *logits, int32_t id) {
@@ -257,7 +271,6 @@ static void decode_step(srv_engine *e, slot *sl) {
     srv_job *j = sl->job;
     const float *logits = qwenc_session_logits(sl->s);
     int guarded;
-    int reasoning_before = in_reasoning(sl);
     int32_t id = pick_token(e, sl, logits, &guarded);
     if (j->n_completion == 0) {
         j->t_first_token = now_s();
@@ -271,7 +284,6 @@ static void decode_step(srv_engine *e, slot *sl) {
     qwenc_sampler_accept(sl->smp, id, 0);
     if (guarded) json_guard_accept(sl->guard, id);
     if (j->p.logprobs) record_logprob(e, sl, logits, id);
-    if (!reasoning_before && id != sl->ids.think_close) sl->n_outside++;
     if (feed_token(sl, id)) {
         slot_finish(e, sl, JOB_STOP);
         return;

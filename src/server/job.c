@@ -22,7 +22,8 @@ srv_job *job_new(void) {
 void job_params_free(job_params *p) {
     free(p->prompt);
     for (int i = 0; i < p->n_stop; i++) free(p->stop[i]);
-    free(p->forced_tool);
+    json_schema_free(p->schema);
+    json_schema_free(p->tool_schema);
     memset(p, 0, sizeof *p);
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "qwenc.h"
+#include "server/json_schema.h"
 #include "server/strbuf.h"
 
 #define JOB_MAX_STOP 4   /* OpenAI's limit on stop strings */
@@ -24,11 +25,11 @@ typedef struct {
     char *stop[JOB_MAX_STOP];
     int n_stop;
     int logprobs, top_logprobs;  /* chat: bool + 0..20; completions: logprobs = top count + 1 */
-    int json_object;             /* response_format json_object */
+    json_schema *schema;         /* response_format json_object or json_schema: what the reply must be */
     int tools;                   /* tool calls are parsed (tools given, tool_choice not none) */
     int parallel_tool_calls;
-    char *forced_tool;           /* tool_choice naming a function */
-    int tool_required;           /* tool_choice "required" */
+    json_schema *tool_schema;    /* tool_choice required or a named function: the reply opens with a call, and
+                                    every call's body is {"name": ..., "arguments": ...} valid for its tool */
     int thinking;                /* the template was rendered with thinking enabled */
 } job_params;
 

@@ -1,5 +1,6 @@
 #include "server/request.h"
 #include "server/json_locate.h"
+#include "server/json_schema.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -152,6 +153,59 @@ static int parse_stop(json_t *r, job_params *p, srv_error *e) {
     return 0;
 }
 
+/* A compiled schema, or the compiler's one line as a 400 on `param`. */
+static int compile_schema(const json_t *schema, json_schema **out, const char *param, const char *what,
+                          srv_error *e) {
+    char err[512];
+    int rc = json_schema_compile(schema, out, err, sizeof err);
+    if (!rc) return 0;
+    if (rc == QWENC_ENOMEM) return srv_error_set(e, 500, NULL, NULL, "%s", err), -1;
+    return BAD(param, "%s%s", what, err);
+}
+
+/* OpenAI's name rule: 1-64 of a-z, A-Z, 0-9, '_' and '-'. */
+static int valid_schema_name(const json_t *name) {
+    const char *s = json_string_value(name);
+    size_t n = s ? strlen(s) : 0;
+    return n >= 1 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+/* {"name", "schema", "strict", "description"}: the schema is compiled here,
+ * so every schema the automaton cannot follow is a 400. */
+static int parse_json_schema(const json_t *js, job_params *p, srv_error *e) {
+    const char *param = "response_format";
+    if (!json_is_object(js))
+        return BAD(param, "'response_format.json_schema' must be an object with a 'name' and a 'schema'");
+    const json_t *name = json_object_get(js, "name"), *schema = json_object_get(js, "schema"),
+                 *strict = json_object_get(js, "strict"), *desc = json_object_get(js, "description");
+    if (!valid_schema_name(name))
+        return BAD(param, "'response_format.json_schema.name' must be 1-64 letters, digits, '_' or '-'");
+    if (strict && !json_is_null(strict) && !json_is_boolean(strict))
+        return BAD(param, "'response_format.json_schema.strict' must be a boolean");
+    if (desc && !json_is_null(desc) && !json_is_string(desc))
+        return BAD(param, "'response_format.json_schema.description' must be a string");
+    if (schema && !json_is_object(schema) && !json_is_boolean(schema))
+        return BAD(param, "'response_format.json_schema.schema' must be a JSON Schema object");
+    /* no schema: any JSON document */
+    return compile_schema(schema ? schema : json_true(), &p->schema, param, "response_format.json_schema.schema: ", e);
+}
+
+static int parse_response_format(const json_t *rf, job_params *p, srv_error *e) {
+    if (!rf || json_is_null(rf)) return 0;
+    json_t *t = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
+    if (!json_is_string(t)) return BAD("response_format", "'response_format' must be an object with a 'type'");
+    const char *type = json_string_value(t);
+    if (!strcmp(type, "text")) return 0;
+    if (!strcmp(type, "json_schema")) return parse_json_schema(json_object_get(rf, "json_schema"), p, e);
+    if (strcmp(type, "json_object"))
+        return BAD("response_format",
+                   "response_format type '%s' is not supported (use 'text', 'json_object' or 'json_schema')", type);
+    json_t *object = json_pack("{s:s}", "type", "object");
+    int rc = compile_schema(object, &p->schema, "response_format", "", e);
+    json_decref(object);
+    return rc;
+}
+
 /* Fields every completion request shares. */
 static int parse_common(const request_ctx *c, json_t *r, srv_job *j, srv_error *e) {
     json_t *model = json_object_get(r, "model");
@@ -176,17 +230,7 @@ static int parse_common(const request_ctx *c, json_t *r, srv_job *j, srv_error *
         if (get_bool(so, "include_usage", &j->include_usage, e)) return -1;
     }
     if (parse_sampling(c, r, &j->p, e) || parse_stop(r, &j->p, e)) return -1;
-    json_t *rf = json_object_get(r, "response_format");
-    if (rf && !json_is_null(rf)) {
-        json_t *t = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
-        if (!json_is_string(t)) return BAD("response_format", "'response_format' must be an object with a 'type'");
-        const char *type = json_string_value(t);
-        if (!strcmp(type, "json_object")) j->p.json_object = 1;
-        else if (strcmp(type, "text"))
-            return BAD("response_format", "response_format type '%s' is not supported (use 'text' or 'json_object')",
-                       type);
-    }
-    return 0;
+    return parse_response_format(json_object_get(r, "response_format"), &j->p, e);
 }
 
 /* The prompt fits the context with room for at least one generated token. */
@@ -294,6 +338,14 @@ static int find_tool(json_t *tools, const char *name) {
     return 0;
 }
 
+/* The grammar of a forced call's body, from the tools' parameters schemas. */
+static int compile_tool_calls(const json_t *tools, const char *only, job_params *p, srv_error *e) {
+    char err[512];
+    int rc = json_schema_compile_tools(tools, only, &p->tool_schema, err, sizeof err);
+    if (rc == QWENC_ENOMEM) return srv_error_set(e, 500, NULL, NULL, "%s", err), -1;
+    return rc ? BAD("tools", "%s", err) : 0;
+}
+
 static int parse_tools(json_t *r, job_params *p, json_t **tools_out, srv_error *e) {
     *tools_out = NULL;
     json_t *tools = json_object_get(r, "tools");
@@ -315,29 +367,27 @@ static int parse_tools(json_t *r, job_params *p, json_t **tools_out, srv_error *
     p->parallel_tool_calls = 1;
     if (get_bool(r, "parallel_tool_calls", &p->parallel_tool_calls, e)) return -1;
     json_t *tc = json_object_get(r, "tool_choice");
-    int none = 0;
+    int none = 0, forced = 0;
+    const char *only = NULL;  /* the function tool_choice names */
     if (tc && !json_is_null(tc)) {
         if (json_is_string(tc)) {
             const char *s = json_string_value(tc);
             if (!strcmp(s, "none")) none = 1;
-            else if (!strcmp(s, "required")) p->tool_required = 1;
+            else if (!strcmp(s, "required")) forced = 1;
             else if (strcmp(s, "auto")) return BAD("tool_choice", "'tool_choice' must be none, auto, required or a function");
         } else {
             json_t *name = json_object_get(json_object_get(tc, "function"), "name");
             if (!json_is_string(name)) return BAD("tool_choice", "'tool_choice' must be none, auto, required or a function");
             if (!have || !find_tool(tools, json_string_value(name)))
                 return BAD("tool_choice", "tool_choice names '%s', which is not in 'tools'", json_string_value(name));
-            if (strpbrk(json_string_value(name), "\"\\"))
-                return BAD("tool_choice", "the function name must not contain quotes or backslashes");
-            p->forced_tool = strdup(json_string_value(name));
+            forced = 1, only = json_string_value(name);
         }
-        if ((p->tool_required || p->forced_tool) && !have)
-            return BAD("tool_choice", "tool_choice requires 'tools'");
+        if (forced && !have) return BAD("tool_choice", "tool_choice requires 'tools'");
     }
     /* tool_choice none: the model is not shown the tools, so it cannot call them. */
     p->tools = have && !none;
     if (p->tools) *tools_out = tools;
-    return 0;
+    return forced ? compile_tool_calls(tools, only, p, e) : 0;
 }
 
 /* The template variables: messages, tools, add_generation_prompt and any chat_template_kwargs. */
