@@ -19,25 +19,10 @@ typedef void (*qw_tile_f32_fn)(const float *w, int64_t ldw, int nr, const float 
 typedef void (*qw_tile_bf16_fn)(const uint16_t *w, int64_t ldw, int nr, const float *x, int64_t ldx, int nt,
                                 int64_t k, float *y, int64_t ldy);
 
-/* Q8_0 rows (blocks of 32: an f16 scale, 32 int8), ldw in bytes, k a
- * multiple of 32. Each weight is formed as scale * q, the value row
- * dequantization gives, so results equal the f32 kernel on dequantized rows. */
-typedef void (*qw_tile_q8_0_fn)(const uint8_t *w, int64_t ldw, int nr, const float *x, int64_t ldx, int nt,
-                                int64_t k, float *y, int64_t ldy);
-
-/* Q4_0 rows (blocks of 32: an f16 scale, 16 bytes whose low nibbles are
- * elements 0..15 and high nibbles 16..31), ldw in bytes, k a multiple of 32.
- * Each weight is formed as scale * (nibble - 8), as row dequantization gives
- * it, so results equal the f32 kernel on dequantized rows. */
-typedef void (*qw_tile_q4_0_fn)(const uint8_t *w, int64_t ldw, int nr, const float *x, int64_t ldx, int nt,
-                                int64_t k, float *y, int64_t ldy);
-
 typedef struct {
     const char *name;  /* "avx512", "avx2", "portable" */
     qw_tile_f32_fn f32;
     qw_tile_bf16_fn bf16;
-    qw_tile_q8_0_fn q8_0;  /* NULL: dequantize rows and use f32 */
-    qw_tile_q4_0_fn q4_0;  /* likewise */
 } qw_tile_kernels;
 
 const qw_tile_kernels *qw_tile_best(void);
