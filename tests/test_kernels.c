@@ -299,6 +299,39 @@ static void test_qx_quantize(void) {
     CHECK(isnan(d[0]) && isinf(d[1]) && in_range, "NaN and infinity: scales %g %g", d[0], d[1]);
 }
 
+/* Every variant's SIMD quantizer writes the portable one's bytes: blocks
+ * of every magnitude, zeros, ties, NaN and infinity. */
+static void test_qx_variants(void) {
+    enum { K = 32 * 40 };
+    float x[K];
+    uint8_t want[K + K / 32 * 8], got[K + K / 32 * 8];
+    for (int i = 0; i < K; i++) {
+        int blk = i / 32;
+        x[i] = frand() * (blk % 4 == 0 ? 1e-30f : blk % 4 == 1 ? 1e20f : 1.0f);
+        if (blk == 5) x[i] = 0;
+        if (blk == 6) x[i] = (float)(i % 32 - 16) * 0.5f;  /* ties once scaled */
+        if (blk == 7) x[i] = 127.0f * (i % 2 ? 1 : -1) + (float)(i % 32 - 16) * 0.25f;
+    }
+    x[6 * 32] = 127.0f;
+    x[8 * 32 + 3] = NAN;
+    x[9 * 32 + 7] = INFINITY;
+    x[10 * 32 + 1] = -INFINITY, x[10 * 32 + 2] = NAN;
+    x[11 * 32 + 9] = 1e-42f;  /* subnormal amax: 1/d overflows */
+    for (int j = 0; j < 32; j++) x[12 * 32 + j] = j == 9 ? 1e-42f : 0.0f;
+    const qw_qtile_kernels *all[QW_QTILE_VARIANTS];
+    int n = qw_qtile_all(all);
+    for (int v = 0; v < n; v++)
+        for (int pass = 0; pass < 2; pass++) {
+            qw_dtype wt = pass ? QW_DT_Q4_0 : QW_DT_Q8_0;
+            memset(want, 0xaa, sizeof want);
+            memset(got, 0x55, sizeof got);
+            qw_qx_quantize(wt, x, K, want);
+            all[v]->quantize(wt, x, K, got);
+            CHECK(!memcmp(want, got, sizeof want), "%s quantizer (%s) differs from the portable one", all[v]->name,
+                  qw_dtype_name(wt));
+        }
+}
+
 /* A random Q8_0/Q4_0 matrix whose block scales span the f16 range models
  * use: subnormal, typical, large. */
 static void random_quant_rows(qw_dtype dt, int rows, int n, uint8_t *q) {
@@ -435,6 +468,7 @@ static void test_pool(void) {
 int main(void) {
     test_tile_variants();
     test_qx_quantize();
+    test_qx_variants();
     test_qtile_variants(QW_DT_Q8_0);
     test_qtile_variants(QW_DT_Q4_0);
     test_matmul();

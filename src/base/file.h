@@ -11,6 +11,9 @@ typedef struct {
 
 int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen);
 void qw_file_unmap(qw_mapped_file *f);
+/* Gives the pages wholly inside [p, p + n) of a read-only file mapping back
+ * to the system: they stay valid, read again from the file if touched. */
+void qw_file_drop_pages(const void *p, size_t n);
 
 /* Reads a whole (small) file into a malloc'd NUL-terminated buffer. */
 int qw_file_read_all(const char *path, char **data, size_t *size, char *err, size_t errlen);

@@ -188,17 +188,21 @@ static int each_matmul(qw_weights *w, int (*fn)(qw_mat *m, void *ctx), void *ctx
 }
 
 typedef struct {
+    const qw_checkpoint *ck;
     const qw_backend *be;
     qw_pool *pool;
 } pack_ctx;
 
 static int pack_one(qw_mat *m, void *ctx) {
     const pack_ctx *p = ctx;
-    return m->data ? p->be->pack(p->pool, m) : 0;
+    int rc = m->data ? p->be->pack(p->pool, m) : 0;
+    if (!rc && m->packed) qw_checkpoint_drop(p->ck, m->data, (size_t)(m->rows * qw_dtype_row_bytes(m->dtype, m->cols)));
+    return rc;
 }
 
-int qw_weights_pack(qw_weights *w, const qw_backend *be, qw_pool *pool, char *err, size_t errlen) {
-    pack_ctx p = {be, pool};
+int qw_weights_pack(qw_weights *w, const qw_checkpoint *ck, const qw_backend *be, qw_pool *pool, char *err,
+                    size_t errlen) {
+    pack_ctx p = {ck, be, pool};
     int rc = each_matmul(w, pack_one, &p);
     return rc ? qw_errf(err, errlen, rc, "out of memory packing the weights for the %s backend", be->name) : 0;
 }

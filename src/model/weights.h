@@ -42,8 +42,10 @@ typedef struct {
 int qw_weights_bind(const qw_config *c, const qw_checkpoint *ck, const char *dir, qw_weights *w,
                     char *err, size_t errlen);
 /* Has the backend lay out every matrix the forward pass multiplies by as
- * its matmul reads it fastest (qw_backend.pack), on the pool. */
-int qw_weights_pack(qw_weights *w, const qw_backend *be, qw_pool *pool, char *err, size_t errlen);
+ * its matmul reads it fastest (qw_backend.pack), on the pool; the pages of
+ * a matrix so copied go back to ck (qw_checkpoint_drop). */
+int qw_weights_pack(qw_weights *w, const qw_checkpoint *ck, const qw_backend *be, qw_pool *pool, char *err,
+                    size_t errlen);
 void qw_weights_free(qw_weights *w);
 
 #endif

@@ -98,6 +98,7 @@ static void matmul_float(qw_pool *pool, const qw_mat *w, const float *x, float *
  * so that those stay in the cache while every tile of tokens passes. */
 
 typedef struct {
+    const qw_qtile_kernels *k;
     const float *x;
     uint8_t *xq;
     const qw_mat *w;
@@ -110,7 +111,7 @@ static void quantize_task(void *ctx, int task, int thread) {
     const quantize_job *j = ctx;
     int64_t k = j->w->cols, ldx = qw_qx_bytes(k);
     for (int t = task * j->tok_per_task; t < j->n_tok && t < (task + 1) * j->tok_per_task; t++)
-        qw_qx_quantize(j->w->dtype, j->x + t * k, k, j->xq + t * ldx);
+        j->k->quantize(j->w->dtype, j->x + t * k, k, j->xq + t * ldx);
 }
 
 typedef struct {
@@ -150,16 +151,17 @@ static void qmatmul_task(void *ctx, int task, int thread) {
 }
 
 static int matmul_int8(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok) {
+    if (n_tok <= 0) return 0;
     int64_t ldx = qw_qx_bytes(w->cols), stride = qw_qpack_group_bytes(w->dtype, w->cols);
     int64_t pass = (128 << 10) / stride > 1 ? (128 << 10) / stride : 1;  /* about 128 KiB of weights */
     if (qw_pool_reserve_shared(pool, (size_t)(n_tok * ldx)) ||
         (!w->packed && qw_pool_reserve(pool, (size_t)(pass * stride))))
         return -1;
     uint8_t *xq = qw_pool_shared(pool);
-    int n_threads = qw_pool_size(pool), per_tok = (n_tok + 4 * n_threads - 1) / (4 * n_threads);
-    quantize_job qj = {x, xq, w, per_tok, n_tok};
-    qw_pool_run(pool, quantize_task, &qj, (n_tok + per_tok - 1) / per_tok);
     const qw_qtile_kernels *k = qw_qtile_best();
+    int n_threads = qw_pool_size(pool), per_tok = (n_tok + 4 * n_threads - 1) / (4 * n_threads);
+    quantize_job qj = {k, x, xq, w, per_tok, n_tok};
+    qw_pool_run(pool, quantize_task, &qj, (n_tok + per_tok - 1) / per_tok);
     int64_t per = rows_per_task(pool, w->rows, QW_QGROUP) / QW_QGROUP, n_groups = (w->rows + QW_QGROUP - 1) / QW_QGROUP;
     qmatmul_job j = {w->dtype == QW_DT_Q8_0 ? k->q8_0 : k->q4_0, w, xq, y, n_tok, per, pass, stride, pool};
     qw_pool_run(pool, qmatmul_task, &j, (int)((n_groups + per - 1) / per));

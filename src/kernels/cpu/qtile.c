@@ -10,7 +10,6 @@
 #endif
 
 #define INLINE static inline __attribute__((always_inline))
-#define PF_AHEAD 4096
 
 
 
@@ -19,11 +18,15 @@
 
 enum { Q8_CHUNKS = 8, Q4_CHUNKS = 4, CHUNK = 64 };
 
-static int chunks(qw_dtype t) { return t == QW_DT_Q8_0 ? Q8_CHUNKS : Q4_CHUNKS; }
+/* Blocks go in pairs: the pair's quants (QB bytes a block), then its 2 x 16
+ * scales in one 64-byte line, so a group is read front to back. */
+#define QUANTS_AT(QB, b) (((b) >> 1) * (2 * (QB) + 64) + ((b) & 1) * (QB))
+#define SCALES_AT(QB, b) (((b) >> 1) * (2 * (QB) + 64) + 2 * (QB) + ((b) & 1) * 2 * QW_QGROUP)
+
+static int quant_bytes(qw_dtype t) { return (t == QW_DT_Q8_0 ? Q8_CHUNKS : Q4_CHUNKS) * CHUNK; }
 
 int64_t qw_qpack_group_bytes(qw_dtype t, int64_t cols) {
-    int64_t nb = cols / 32;
-    return (nb * (chunks(t) * CHUNK + 2 * QW_QGROUP) + 63) / 64 * 64;
+    return (cols / 32 + 1) / 2 * (2 * quant_bytes(t) + 64);
 }
 
 int64_t qw_qpack_bytes(const qw_mat *w) {
@@ -31,21 +34,21 @@ int64_t qw_qpack_bytes(const qw_mat *w) {
 }
 
 void qw_qpack_group(const qw_mat *w, int64_t g, uint8_t *dst) {
-    int q8 = w->dtype == QW_DT_Q8_0, nc = chunks(w->dtype), stored = q8 ? 34 : 18;
+    int q8 = w->dtype == QW_DT_Q8_0, qb = quant_bytes(w->dtype), stored = q8 ? 34 : 18;
     int64_t nb = w->cols / 32, rb = qw_dtype_row_bytes(w->dtype, w->cols);
-    uint16_t *scales = (uint16_t *)(dst + nb * nc * CHUNK);
     memset(dst, 0, (size_t)qw_qpack_group_bytes(w->dtype, w->cols));
     for (int r = 0; r < QW_QGROUP && g * QW_QGROUP + r < w->rows; r++) {
         const uint8_t *blk = (const uint8_t *)w->data + (g * QW_QGROUP + r) * rb;
         for (int64_t b = 0; b < nb; b++, blk += stored) {
-            uint8_t *out = dst + b * nc * CHUNK + 4 * r;
-            for (int s = 0; s < nc; s++) {
+            uint8_t *out = dst + QUANTS_AT(qb, b) + 4 * r;
+            for (int s = 0; s < qb / CHUNK; s++) {
                 uint32_t v;
                 memcpy(&v, blk + 2 + 4 * s, 4);
                 if (q8) v ^= 0x80808080u;  /* int8 q as the unsigned byte q + 128 */
                 memcpy(out + s * CHUNK, &v, 4);
             }
-            scales[b * QW_QGROUP + r] = (uint16_t)(blk[0] | blk[1] << 8);
+            uint16_t d = (uint16_t)(blk[0] | blk[1] << 8);
+            memcpy(dst + SCALES_AT(qb, b) + 2 * r, &d, 2);
         }
     }
 }
@@ -54,39 +57,52 @@ void qw_qpack_group(const qw_mat *w, int64_t g, uint8_t *dst) {
 
 int64_t qw_qx_bytes(int64_t k) { return k + k / 32 * 8; }
 
+typedef struct {
+    int8_t *q;
+    float *d;
+    int32_t *bias;
+    int32_t off;  /* what the unsigned weights add per unit of the quants' sum */
+} qx_rec;
+
+static qx_rec qx_layout(qw_dtype wt, int64_t k, uint8_t *rec) {
+    return (qx_rec){(int8_t *)rec, (float *)(rec + k), (int32_t *)(rec + k + k / 32 * 4), wt == QW_DT_Q8_0 ? 128 : 8};
+}
+
+/* A block's scale from its largest magnitude, and the factor that
+ * quantizes: 0 when amax is 0 (or so small that 1/d overflows) or a NaN
+ * makes d NaN (which then carries into every output of the token). */
+static float block_scale(float amax, int nan, float *id) {
+    float d = nan ? NAN : amax / 127.0f;
+    *id = 1.0f / d;
+    if (!(*id <= 0x1.fffffep127f)) *id = 0.0f;
+    return d;
+}
+
 /* v rounded to nearest even and kept in [-127, 127]: adding and taking away
- * 1.5 * 2^23 leaves an integer for |v| < 2^22 (and vectorizes, unlike
- * rintf); a NaN becomes 0. */
+ * 1.5 * 2^23 leaves an integer for |v| < 2^22; a NaN becomes 0. The SIMD
+ * quantizers below do these very operations, so they give the same bytes. */
+#define ROUNDER 0x1.8p23f
 static float round_q(float v) {
-    float r = (v + 0x1.8p23f) - 0x1.8p23f;
+    float r = (v + ROUNDER) - ROUNDER;
     if (r > 127.0f) return 127.0f;
     if (r < -127.0f) return -127.0f;
     return r == r ? r : 0.0f;
 }
 
 void qw_qx_quantize(qw_dtype wt, const float *x, int64_t k, uint8_t *rec) {
-    int64_t nb = k / 32;
-    int8_t *q = (int8_t *)rec;
-    float *d = (float *)(rec + k);
-    int32_t *bias = (int32_t *)(rec + k + 4 * nb);
-    int32_t off = wt == QW_DT_Q8_0 ? 128 : 8;
-    for (int64_t b = 0; b < nb; b++, x += 32, q += 32) {
-        float amax = 0.0f;
+    qx_rec r = qx_layout(wt, k, rec);
+    for (int64_t b = 0; b < k / 32; b++, x += 32) {
+        float amax = 0.0f, id;
         int nan = 0;
         for (int j = 0; j < 32; j++) {
             float v = fabsf(x[j]);
             amax = v > amax ? v : amax;
             nan |= v != v;
         }
-        float db = nan ? NAN : amax / 127.0f, id = 1.0f / db;
-        if (!(id <= 0x1.fffffep127f)) id = 0.0f;  /* amax 0 (or so small that 1/d overflows), NaN */
+        r.d[b] = block_scale(amax, nan, &id);
         int32_t sum = 0;
-        for (int j = 0; j < 32; j++) {
-            q[j] = (int8_t)round_q(x[j] * id);
-            sum += q[j];
-        }
-        d[b] = db;  /* a NaN here carries into every output of the token */
-        bias[b] = -off * sum;
+        for (int j = 0; j < 32; j++) sum += r.q[32 * b + j] = (int8_t)round_q(x[j] * id);
+        r.bias[b] = -r.off * sum;
     }
 }
 
@@ -124,12 +140,15 @@ void qw_qx_quantize(qw_dtype wt, const float *x, int64_t k, uint8_t *rec) {
         ia[t][h] = ISA##_dot_q4(ia[t][h], hi, xq[t] + 32 * b + 16 + 4 * s);              \
     }
 
+/* Bytes ahead of its reads that a kernel asks the memory for: decode
+ * streams the weights once, faster than the hardware prefetcher fetches. */
+#define PREFETCH 4096
+
 /* A group of 16 rows (H vectors) times NT_ tokens. */
 #define QKERNEL(ISA, QT, NT_)                                                                     \
     ISA##_TARGET static void ISA##_##QT##_##NT_(const uint8_t *w, int64_t nb, const uint8_t *x,   \
                                                 int64_t ldx, float *y, int64_t ldy, int nr) {    \
         enum { NT = NT_, L = ISA##_LANES, H = QW_QGROUP / ISA##_LANES };                          \
-        const uint16_t *scales = (const uint16_t *)(w + nb * QT##_BYTES);                        \
         const int8_t *xq[NT];                                                                     \
         const float *xd[NT];                                                                      \
         const int32_t *xb[NT];                                                                    \
@@ -141,8 +160,9 @@ void qw_qx_quantize(qw_dtype wt, const float *x, int64_t k, uint8_t *rec) {
             for (int h = 0; h < H; h++) acc[t][h] = ISA##_zero();                                 \
         }                                                                                         \
         for (int64_t b = 0; b < nb; b++) {                                                        \
-            const uint8_t *wb = w + b * QT##_BYTES;                                               \
-            for (int pf = 0; pf < QT##_BYTES; pf += 64) __builtin_prefetch(wb + PF_AHEAD + pf);   \
+            const uint8_t *wb = w + QUANTS_AT(QT##_BYTES, b);                                     \
+            for (int pf = 0; pf < QT##_BYTES + 32; pf += 64)                                      \
+                __builtin_prefetch(w + b * (QT##_BYTES + 32) + PREFETCH + pf);                    \
             ISA##_vi ia[NT][H];                                                                   \
             for (int t = 0; t < NT; t++)                                                          \
                 for (int h = 0; h < H; h++) ia[t][h] = ISA##_init_##QT(xb[t][b]);                 \
@@ -152,7 +172,7 @@ void qw_qx_quantize(qw_dtype wt, const float *x, int64_t k, uint8_t *rec) {
                     QT##_STEP(ISA)                                                                \
                 }                                                                                 \
             for (int h = 0; h < H; h++) {                                                         \
-                ISA##_vf sc = ISA##_scales(scales + b * QW_QGROUP + h * L);                       \
+                ISA##_vf sc = ISA##_scales((const uint16_t *)(w + SCALES_AT(QT##_BYTES, b)) + h * L); \
                 for (int t = 0; t < NT; t++) acc[t][h] = ISA##_step(acc[t][h], sc, xd[t][b], ia[t][h]); \
             }                                                                                     \
         }                                                                                         \
@@ -189,7 +209,7 @@ typedef void (*tile_fn)(const uint8_t *w, int64_t nb, const uint8_t *x, int64_t 
     ISA##_NTS(QKERNEL, ISA, q4)                                                                   \
     QDISPATCH(ISA, q8)                                                                            \
     QDISPATCH(ISA, q4)                                                                            \
-    static const qw_qtile_kernels ISA##_kernels = {NAME, ISA##_q8, ISA##_q4};
+    static const qw_qtile_kernels ISA##_kernels = {NAME, ISA##_q8, ISA##_q4, ISA##_quantize};
 
 /* ---- portable C: 16 lanes in arrays ---- */
 
@@ -199,6 +219,7 @@ typedef struct { float v[QW_QGROUP]; } p_vf;
 #define p_TARGET
 #define p_LANES 16
 #define p_NTS NTS_1
+#define p_quantize qw_qx_quantize
 
 INLINE p_vw p_ld(const uint8_t *p) {
     p_vw c;
@@ -275,6 +296,27 @@ TZ __m512 z_step(__m512 acc, __m512 sc, float dx, __m512i s) {
 }
 TZ void z_store(float *y, __m512 v) { _mm512_storeu_ps(y, v); }
 
+TZ __m512i z_round(__m512 v) {
+    __m512 r = _mm512_sub_ps(_mm512_add_ps(v, _mm512_set1_ps(ROUNDER)), _mm512_set1_ps(ROUNDER));
+    r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
+    return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f)));
+}
+
+z_TARGET static void z_quantize(qw_dtype wt, const float *x, int64_t k, uint8_t *rec) {
+    qx_rec r = qx_layout(wt, k, rec);
+    for (int64_t b = 0; b < k / 32; b++, x += 32) {
+        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        int nan = (_mm512_cmp_ps_mask(v0, v0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(v1, v1, _CMP_UNORD_Q)) != 0;
+        float id, amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        r.d[b] = block_scale(amax, nan, &id);
+        __m512i q0 = z_round(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
+        __m512i q1 = z_round(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
+        _mm_storeu_si128((__m128i *)(r.q + 32 * b), _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(r.q + 32 * b + 16), _mm512_cvtepi32_epi8(q1));
+        r.bias[b] = -r.off * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    }
+}
+
 VARIANT(z, "avx512-vnni")
 
 /* ---- AVX2: a group is two vectors of 8 rows. Without VNNI, maddubs adds
@@ -319,6 +361,42 @@ TY __m256 y_step(__m256 acc, __m256 sc, float dx, __m256i s) {
 }
 TY void y_store(float *y, __m256 v) { _mm256_storeu_ps(y, v); }
 
+TY __m256i y_round(__m256 v) {
+    __m256 r = _mm256_sub_ps(_mm256_add_ps(v, _mm256_set1_ps(ROUNDER)), _mm256_set1_ps(ROUNDER));
+    r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q));
+    return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f)));
+}
+
+y_TARGET static void y_quantize(qw_dtype wt, const float *x, int64_t k, uint8_t *rec) {
+    qx_rec r = qx_layout(wt, k, rec);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < k / 32; b++, x += 32) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        int nan = 0;
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + 8 * i);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+            nan |= _mm256_movemask_ps(_mm256_cmp_ps(v[i], v[i], _CMP_UNORD_Q));
+        }
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        float id;
+        r.d[b] = block_scale(_mm_cvtss_f32(h), nan != 0, &id);
+        __m256i q[4];
+        for (int i = 0; i < 4; i++) q[i] = y_round(_mm256_mul_ps(v[i], _mm256_set1_ps(id)));
+        /* packs work within 128-bit lanes: put the 8 groups of 4 back in order */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(r.q + 32 * b), p);
+        __m256i s4 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+        r.bias[b] = -r.off * _mm_cvtsi128_si32(s);
+    }
+}
+
 VARIANT(y, "avx2")
 
 /* AVX-VNNI (VEX-encoded dpbusd on 256 bits): the AVX2 shape with the
@@ -339,6 +417,7 @@ typedef __m256 yv_vf;
 #define yv_zero y_zero
 #define yv_step y_step
 #define yv_store y_store
+#define yv_quantize y_quantize
 
 TYV __m256i yv_prep_q8(__m256i c) { return c; }
 TYV __m256i yv_dot_q8(__m256i a, __m256i c, const int8_t *x4) { return _mm256_dpbusd_avx_epi32(a, c, y_x4(x4)); }

@@ -17,15 +17,16 @@
  * Weights are packed in groups of QW_QGROUP rows so that one 64-byte load
  * holds four consecutive quants of each of the 16 rows, and one dpbusd with
  * four activation bytes broadcast adds them into 16 per-row int32 lanes. A
- * group of nb blocks is, in this order:
- *   Q8_0: for each block, 8 chunks of 64 bytes: chunk s holds, row after row,
- *         the row's quants 4s..4s+3 plus 128 (as unsigned bytes);
- *   Q4_0: for each block, 4 chunks: chunk s holds the row's stored bytes
- *         4s..4s+3, whose low nibbles are elements 4s.. and high nibbles
- *         elements 16+4s..;
- *   then the blocks' f16 scales, 16 a block; padded to 64 bytes. Rows past
- *   the matrix are zero. A packed group takes the bytes of its rows as
- *   stored, so a packed copy costs the size of the matrix. */
+ * block of a group is
+ *   Q8_0: 8 chunks of 64 bytes: chunk s holds, row after row, the row's
+ *         quants 4s..4s+3 plus 128 (as unsigned bytes);
+ *   Q4_0: 4 chunks: chunk s holds the row's stored bytes 4s..4s+3, whose
+ *         low nibbles are elements 4s.. and high nibbles elements 16+4s..;
+ * blocks go in pairs, each pair's quants followed by its 2 x 16 f16 scales
+ * in one 64-byte line (an odd last block is paired with zeros), so a group
+ * is read front to back. Rows past the matrix are zero. A packed group
+ * takes the bytes of its rows as stored (plus the odd block's padding), so a
+ * packed copy costs the size of the matrix. */
 #ifndef QW_KERNELS_CPU_QTILE_H
 #define QW_KERNELS_CPU_QTILE_H
 
@@ -58,6 +59,7 @@ typedef void (*qw_qtile_fn)(const uint8_t *w, int64_t nb, const uint8_t *x, int6
 typedef struct {
     const char *name;  /* "avx512-vnni", "avx2-vnni", "avx2", "portable" */
     qw_qtile_fn q8_0, q4_0;
+    void (*quantize)(qw_dtype wt, const float *x, int64_t k, uint8_t *rec);  /* qw_qx_quantize's very bytes */
 } qw_qtile_kernels;
 
 #define QW_QTILE_VARIANTS 4

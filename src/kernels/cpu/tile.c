@@ -1,5 +1,4 @@
 #include "kernels/cpu/tile.h"
-#include "format/dtype.h"
 
 #include <string.h>
 

@@ -1,10 +1,11 @@
-/* Matmul micro-kernels: a tile of up to QW_TILE_MR weight rows times up to
- * QW_TILE_NT tokens, every row loaded once per step for all the tokens of
- * the tile. Each output (row, token) is one chain of lane-wide partial sums
- * over k, reduced in a fixed order, so its value does not depend on the
- * tile's size, on the weight type (bf16 widened on the fly or beforehand)
- * or on the thread count: batched prefill and one-token decode agree to the
- * bit. Variants are chosen at run time by the CPU's features. */
+/* Matmul micro-kernels for float32 and bf16 weights (Q8_0, Q4_0: qtile.h):
+ * a tile of up to QW_TILE_MR weight rows times up to QW_TILE_NT tokens,
+ * every row loaded once per step for all the tokens of the tile. Each
+ * output (row, token) is one chain of lane-wide partial sums over k, reduced
+ * in a fixed order, so its value does not depend on the tile's size, on the
+ * weight path (bf16 widened on the fly or beforehand) or on the thread
+ * count: batched prefill and one-token decode agree to the bit. Variants are
+ * chosen at run time by the CPU's features. */
 #ifndef QW_KERNELS_CPU_TILE_H
 #define QW_KERNELS_CPU_TILE_H
 
