@@ -162,7 +162,7 @@ static int matmul_int8(qw_pool *pool, const qw_mat *w, const float *x, float *y,
     int n_threads = qw_pool_size(pool), per_tok = (n_tok + 4 * n_threads - 1) / (4 * n_threads);
     quantize_job qj = {k, x, xq, w, per_tok, n_tok};
     qw_pool_run(pool, quantize_task, &qj, (n_tok + per_tok - 1) / per_tok);
-    int64_t per = rows_per_task(pool, w->rows, QW_QGROUP) / QW_QGROUP, n_groups = (w->rows + QW_QGROUP - 1) / QW_QGROUP;
+    int64_t n_groups = (w->rows + QW_QGROUP - 1) / QW_QGROUP, per = rows_per_task(pool, w->rows, QW_QGROUP) / QW_QGROUP;
     qmatmul_job j = {w->dtype == QW_DT_Q8_0 ? k->q8_0 : k->q4_0, w, xq, y, n_tok, per, pass, stride, pool};
     qw_pool_run(pool, qmatmul_task, &j, (int)((n_groups + per - 1) / per));
     return 0;
@@ -186,7 +186,8 @@ static void pack_task(void *ctx, int task, int thread) {
 
 static int cpu_pack(qw_pool *pool, qw_mat *w) {
     if (w->dtype != QW_DT_Q8_0 && w->dtype != QW_DT_Q4_0) return 0;
-    int64_t bytes = qw_qpack_bytes(w);
+    int64_t bytes = qw_qpack_bytes(w);  /* whole groups, each a multiple of 64 bytes */
+    if (!bytes) return 0;
     void *buf = aligned_alloc(64, (size_t)bytes);
     if (!buf) return QWENC_ENOMEM;
     w->packed = buf;

@@ -36,7 +36,8 @@ int64_t qw_qpack_bytes(const qw_mat *w) {
 void qw_qpack_group(const qw_mat *w, int64_t g, uint8_t *dst) {
     int q8 = w->dtype == QW_DT_Q8_0, qb = quant_bytes(w->dtype), stored = q8 ? 34 : 18;
     int64_t nb = w->cols / 32, rb = qw_dtype_row_bytes(w->dtype, w->cols);
-    memset(dst, 0, (size_t)qw_qpack_group_bytes(w->dtype, w->cols));
+    if ((g + 1) * QW_QGROUP > w->rows || nb % 2)  /* padding: rows past the matrix, an odd block's partner */
+        memset(dst, 0, (size_t)qw_qpack_group_bytes(w->dtype, w->cols));
     for (int r = 0; r < QW_QGROUP && g * QW_QGROUP + r < w->rows; r++) {
         const uint8_t *blk = (const uint8_t *)w->data + (g * QW_QGROUP + r) * rb;
         for (int64_t b = 0; b < nb; b++, blk += stored) {
@@ -140,10 +141,6 @@ void qw_qx_quantize(qw_dtype wt, const float *x, int64_t k, uint8_t *rec) {
         ia[t][h] = ISA##_dot_q4(ia[t][h], hi, xq[t] + 32 * b + 16 + 4 * s);              \
     }
 
-/* Bytes ahead of its reads that a kernel asks the memory for: decode
- * streams the weights once, faster than the hardware prefetcher fetches. */
-#define PREFETCH 4096
-
 /* A group of 16 rows (H vectors) times NT_ tokens. */
 #define QKERNEL(ISA, QT, NT_)                                                                     \
     ISA##_TARGET static void ISA##_##QT##_##NT_(const uint8_t *w, int64_t nb, const uint8_t *x,   \
@@ -161,8 +158,6 @@ void qw_qx_quantize(qw_dtype wt, const float *x, int64_t k, uint8_t *rec) {
         }                                                                                         \
         for (int64_t b = 0; b < nb; b++) {                                                        \
             const uint8_t *wb = w + QUANTS_AT(QT##_BYTES, b);                                     \
-            for (int pf = 0; pf < QT##_BYTES + 32; pf += 64)                                      \
-                __builtin_prefetch(w + b * (QT##_BYTES + 32) + PREFETCH + pf);                    \
             ISA##_vi ia[NT][H];                                                                   \
             for (int t = 0; t < NT; t++)                                                          \
                 for (int h = 0; h < H; h++) ia[t][h] = ISA##_init_##QT(xb[t][b]);                 \
