@@ -28,7 +28,7 @@ static uint16_t rand_bf16(void) {
 static qw_mat rand_mat(int64_t rows, int64_t cols) {
     uint16_t *d = malloc((size_t)(rows * cols) * 2);
     for (int64_t i = 0; i < rows * cols; i++) d[i] = rand_bf16();
-    return (qw_mat){d, QW_DT_BF16, rows, cols};
+    return (qw_mat){.data = d, .dtype = QW_DT_BF16, .rows = rows, .cols = cols};
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -2,6 +2,7 @@
  * and thread counts; and the thread pool. */
 #include "check.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/qtile.h"
 #include "kernels/cpu/tile.h"
 #include "format/gguf.h"
 #include "format/quant.h"
@@ -48,7 +49,7 @@ static qw_mat make_mat(qw_dtype dt, int rows, int cols, void **buf) {
         *buf = malloc((size_t)(rows * qw_dtype_row_bytes(dt, cols)));
         CHECK(qw_quant_row(dt == QW_DT_Q8_0 ? QW_GGML_Q8_0 : QW_GGML_Q4_0, f, (int64_t)n, *buf) == 0, "quantize");
         free(f);
-        return (qw_mat){*buf, dt, rows, cols};
+        return (qw_mat){.data = *buf, .dtype = dt, .rows = rows, .cols = cols};
     }
     *buf = malloc(n * qw_dtype_size(dt));
     for (size_t i = 0; i < n; i++) {
@@ -57,7 +58,7 @@ static qw_mat make_mat(qw_dtype dt, int rows, int cols, void **buf) {
         else if (dt == QW_DT_BF16) ((uint16_t *)*buf)[i] = f32_to_bf16(v);
         else ((uint16_t *)*buf)[i] = f32_to_f16(v);
     }
-    return (qw_mat){*buf, dt, rows, cols};
+    return (qw_mat){.data = *buf, .dtype = dt, .rows = rows, .cols = cols};
 }
 
 static double max_rel_diff(const float *a, const float *b, size_t n) {
@@ -66,16 +67,42 @@ static double max_rel_diff(const float *a, const float *b, size_t n) {
     return w;
 }
 
+/* |y - y_f32| for an int8 product is at most the activations' rounding,
+ * d/2 per element, times the weights' magnitudes (plus float rounding):
+ * true for each output of rows x cols weights w at token x. */
+static int within_int8_bound(const qw_mat *w, const float *x, const float *y) {
+    float *row = malloc((size_t)w->cols * sizeof *row);
+    int ok = 1;
+    for (int64_t r = 0; r < w->rows; r++) {
+        ref_row_to_f32(w, r, row);
+        double exact = 0, bound = 0, mag = 0;
+        for (int64_t b = 0; b < w->cols / 32; b++) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+            for (int j = 0; j < 32; j++) {
+                exact += (double)row[32 * b + j] * x[32 * b + j];
+                mag += fabs((double)row[32 * b + j] * x[32 * b + j]);
+                bound += fabs(row[32 * b + j]) * amax / 127 / 2;
+            }
+        }
+        ok &= fabs(y[r] - exact) <= bound * 1.001 + 1e-5 * mag + 1e-30;
+    }
+    free(row);
+    return ok;
+}
+
 static void test_matmul(void) {
     const qw_backend *be = qw_backend_cpu();
-    const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 1}, {64, 256, 9}, {130, 96, 4}, {5, 1000, 2}, {37, 64, 6}};
+    const int shapes[][3] = {{1, 1, 1},   {7, 5, 3},    {33, 17, 1},  {64, 256, 9},  {130, 96, 4},
+                             {5, 1000, 2}, {37, 64, 6}, {70, 64, 19}, {40, 1024, 11}};
     const qw_dtype dts[] = {QW_DT_F32, QW_DT_BF16, QW_DT_F16, QW_DT_Q8_0, QW_DT_Q4_0};
     for (int threads = 1; threads <= 3; threads += 2) {
         qw_pool *pool = qw_pool_new(threads);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (int d = 0; d < 5; d++) {
                 int rows = shapes[s][0], cols = shapes[s][1], n = shapes[s][2];
-                if ((dts[d] == QW_DT_Q8_0 || dts[d] == QW_DT_Q4_0) && cols % 32) continue;  /* whole blocks only */
+                int quant = dts[d] == QW_DT_Q8_0 || dts[d] == QW_DT_Q4_0;
+                if (quant && cols % 32) continue;  /* whole blocks only */
                 void *buf;
                 qw_mat w = make_mat(dts[d], rows, cols, &buf);
                 float *x = malloc((size_t)n * cols * sizeof *x), *y = malloc((size_t)n * rows * sizeof *y),
@@ -83,9 +110,24 @@ static void test_matmul(void) {
                 for (int i = 0; i < n * cols; i++) x[i] = frand();
                 be->matmul(pool, &w, x, y, n);
                 ref_matmul(NULL, &w, x, yr, n);
-                double diff = max_rel_diff(y, yr, (size_t)n * rows);
-                CHECK(diff < 1e-5, "matmul %s %dx%d n=%d threads=%d: diff %g", qw_dtype_name(dts[d]), rows, cols,
-                      n, threads, diff);
+                const char *dn = qw_dtype_name(dts[d]);
+                if (quant) {  /* the int8 scheme is defined to the bit */
+                    CHECK(!memcmp(y, yr, (size_t)n * rows * sizeof *y), "matmul %s %dx%d n=%d threads=%d: differs "
+                          "from the scalar int8 reference", dn, rows, cols, n, threads);
+                    int ok = 1;
+                    for (int t = 0; t < n; t++) ok &= within_int8_bound(&w, x + (size_t)t * cols, y + (size_t)t * rows);
+                    CHECK(ok, "matmul %s %dx%d n=%d: off the float product by more than the activations' rounding",
+                          dn, rows, cols, n);
+                    /* packed at load, the same bits */
+                    CHECK(be->pack(pool, &w) == 0 && w.packed, "pack %s", dn);
+                    be->matmul(pool, &w, x, yr, n);
+                    CHECK(!memcmp(y, yr, (size_t)n * rows * sizeof *y), "matmul %s %dx%d n=%d threads=%d: packed "
+                          "weights differ", dn, rows, cols, n, threads);
+                } else {
+                    double diff = max_rel_diff(y, yr, (size_t)n * rows);
+                    CHECK(diff < 1e-5, "matmul %s %dx%d n=%d threads=%d: diff %g", dn, rows, cols, n, threads, diff);
+                    CHECK(be->pack(pool, &w) == 0 && !w.packed, "%s needs no packing", dn);
+                }
                 /* one token at a time gives the very same numbers (incremental == batched) */
                 float *y1 = malloc((size_t)rows * sizeof *y1);
                 int same = 1;
@@ -93,9 +135,9 @@ static void test_matmul(void) {
                     be->matmul(pool, &w, x + (size_t)t * cols, y1, 1);
                     same &= memcmp(y1, y + (size_t)t * rows, (size_t)rows * sizeof *y1) == 0;
                 }
-                CHECK(same, "matmul %s %dx%d n=%d threads=%d: row-by-row differs from batched", qw_dtype_name(dts[d]),
-                      rows, cols, n, threads);
-                free(buf); free(x); free(y); free(yr); free(y1);
+                CHECK(same, "matmul %s %dx%d n=%d threads=%d: row-by-row differs from batched", dn, rows, cols, n,
+                      threads);
+                free((void *)w.packed); free(buf); free(x); free(y); free(yr); free(y1);
             }
         qw_pool_free(pool);
     }
@@ -249,51 +291,147 @@ static void test_tile_variants(void) {
     printf("micro-kernel variants tested on this CPU: %d (best: %s)\n", n_variants, qw_tile_best()->name);
 }
 
-/* Q8_0 and Q4_0 micro-kernels equal the f32 kernel on dequantized rows, bit
- * for bit (so decode reading the blocks directly and prefill dequantizing
- * agree). Scales span the f16 range the models use, subnormals included. */
-static void test_tile_quant(uint32_t type) {
-    int tested = 0, q4 = type == QW_GGML_Q4_0, bb = q4 ? 18 : 34;
-    const char *name = q4 ? "q4_0" : "q8_0";
-    for (const qw_tile_kernels *const *k = qw_tile_all(); *k; k++) {
-        qw_tile_q8_0_fn fn = q4 ? (*k)->q4_0 : (*k)->q8_0;
-        if (!fn) continue;
-        tested++;
-        const int lens[] = {32, 64, 96, 1024};
-        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
-            int n = lens[li], rb = n / 32 * bb;
-            uint8_t *q = malloc((size_t)(4 * rb));
-            float *w = malloc(sizeof(float) * 4 * n), *x = malloc(sizeof(float) * 4 * n);
-            for (int i = 0; i < 4 * rb; i++) q[i] = byte_rand();
-            for (int r = 0; r < 4; r++)
-                for (int b = 0; b < n / 32; b++) {
-                    float mag = b % 4 == 3 ? 1e-6f : b % 4 == 2 ? 3.0f : 0.01f;  /* f16 subnormal, large, typical */
-                    uint16_t d = f32_to_f16(frand() * mag);
-                    if (mag < 1e-5f) d = (uint16_t)((d & 0x8000) | (rng >> 20 & 0x3ff));
-                    q[r * rb + b * bb] = (uint8_t)d;
-                    q[r * rb + b * bb + 1] = (uint8_t)(d >> 8);
-                }
-            for (int r = 0; r < 4; r++) qw_dequant_row(type, q + r * rb, n, w + r * n);
-            for (int i = 0; i < 4 * n; i++) x[i] = frand();
-            int bad = 0;
-            for (int nr = 1; nr <= 4; nr++)
-                for (int nt = 1; nt <= 4; nt++) {
-                    float a[16], b[16];
-                    fn(q, rb, nr, x, n, nt, n, a, 4);
-                    (*k)->f32(w, n, nr, x, n, nt, n, b, 4);
-                    for (int r = 0; r < nr; r++)
-                        for (int t = 0; t < nt; t++) bad += memcmp(&a[t * 4 + r], &b[t * 4 + r], 4) != 0;
-                }
-            CHECK(bad == 0, "%s %s tile k=%d: %d outputs differ from f32 on dequantized rows", (*k)->name, name, n,
-                  bad);
-            free(q); free(w); free(x);
+/* Activations quantized per block: q = x / d rounded to nearest (within
+ * d/2, ties to even), the largest magnitude at +-127, zero blocks all zero,
+ * the bias -128 or -8 times the block's sum of quants; a NaN gives a NaN
+ * scale (so it reaches the outputs), never an int8 out of range. */
+static void test_qx_quantize(void) {
+    enum { K = 32 * 6 };
+    float x[K];
+    uint8_t rec[K + K / 32 * 8];
+    for (int i = 0; i < K; i++) x[i] = frand() * (i < 64 ? 1e-3f : 40.0f);
+    for (int j = 0; j < 32; j++) x[64 + j] = 0;                            /* a zero block */
+    for (int j = 0; j < 32; j++) x[96 + j] = (float)(j - 16) * 0.5f;       /* d = 1: exact ties */
+    x[96] = -63.5f, x[97] = 2.5f, x[98] = 3.5f, x[99] = -2.5f, x[100] = 127.0f;
+    for (int pass = 0; pass < 2; pass++) {
+        qw_dtype wt = pass ? QW_DT_Q4_0 : QW_DT_Q8_0;
+        qw_qx_quantize(wt, x, K, rec);
+        const int8_t *q = (const int8_t *)rec;
+        float d[K / 32];
+        int32_t bias[K / 32];
+        memcpy(d, rec + K, sizeof d);
+        memcpy(bias, rec + K + sizeof d, sizeof bias);
+        int bad = 0;
+        for (int b = 0; b < K / 32; b++) {
+            float amax = 0;
+            int32_t sum = 0, top = 0;
+            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * b + j]));
+            for (int j = 0; j < 32; j++) {
+                sum += q[32 * b + j];
+                top = abs(q[32 * b + j]) > top ? abs(q[32 * b + j]) : top;
+                bad += fabsf(x[32 * b + j] - d[b] * q[32 * b + j]) > d[b] * 0.5001f;
+            }
+            bad += d[b] != amax / 127 || top != (amax > 0 ? 127 : 0) || bias[b] != -(pass ? 8 : 128) * sum;
         }
+        CHECK(bad == 0, "%s: %d quantized blocks wrong", qw_dtype_name(wt), bad);
+        CHECK(q[97] == 2 && q[98] == 4 && q[99] == -2 && q[96] == -64, "halves to even: %d %d %d %d", q[97], q[98],
+              q[99], q[96]);
     }
-    printf("%s micro-kernel variants tested: %d\n", name, tested);
+    x[5] = NAN;
+    x[40] = INFINITY;
+    qw_qx_quantize(QW_DT_Q8_0, x, K, rec);
+    float d[2];
+    memcpy(d, rec + K, sizeof d);
+    int in_range = 1;
+    for (int j = 0; j < 64; j++) in_range &= ((const int8_t *)rec)[j] >= -127;
+    CHECK(isnan(d[0]) && isinf(d[1]) && in_range, "NaN and infinity: scales %g %g", d[0], d[1]);
+}
+
+/* Every variant's SIMD quantizer writes the portable one's bytes: blocks
+ * of every magnitude, zeros, ties, NaN and infinity. */
+static void test_qx_variants(void) {
+    enum { K = 32 * 40 };
+    float x[K];
+    uint8_t want[K + K / 32 * 8], got[K + K / 32 * 8];
+    for (int i = 0; i < K; i++) {
+        int blk = i / 32;
+        x[i] = frand() * (blk % 4 == 0 ? 1e-30f : blk % 4 == 1 ? 1e20f : 1.0f);
+        if (blk == 5) x[i] = 0;
+        if (blk == 6) x[i] = (float)(i % 32 - 16) * 0.5f;  /* ties once scaled */
+        if (blk == 7) x[i] = 127.0f * (i % 2 ? 1 : -1) + (float)(i % 32 - 16) * 0.25f;
+    }
+    x[6 * 32] = 127.0f;
+    x[8 * 32 + 3] = NAN;
+    x[9 * 32 + 7] = INFINITY;
+    x[10 * 32 + 1] = -INFINITY, x[10 * 32 + 2] = NAN;
+    x[11 * 32 + 9] = 1e-42f;  /* subnormal amax: 1/d overflows */
+    for (int j = 0; j < 32; j++) x[12 * 32 + j] = j == 9 ? 1e-42f : 0.0f;
+    const qw_qtile_kernels *all[QW_QTILE_VARIANTS];
+    int n = qw_qtile_all(all);
+    for (int v = 0; v < n; v++)
+        for (int pass = 0; pass < 2; pass++) {
+            qw_dtype wt = pass ? QW_DT_Q4_0 : QW_DT_Q8_0;
+            memset(want, 0xaa, sizeof want);
+            memset(got, 0x55, sizeof got);
+            qw_qx_quantize(wt, x, K, want);
+            all[v]->quantize(wt, x, K, got);
+            CHECK(!memcmp(want, got, sizeof want), "%s quantizer (%s) differs from the portable one", all[v]->name,
+                  qw_dtype_name(wt));
+        }
+}
+
+/* A random Q8_0/Q4_0 matrix whose block scales span the f16 range models
+ * use: subnormal, typical, large. */
+static void random_quant_rows(qw_dtype dt, int rows, int n, uint8_t *q) {
+    int bb = dt == QW_DT_Q8_0 ? 34 : 18, rb = n / 32 * bb;
+    for (int i = 0; i < rows * rb; i++) q[i] = byte_rand();
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < n / 32; b++) {
+            float mag = b % 4 == 3 ? 1e-6f : b % 4 == 2 ? 3.0f : 0.01f;
+            uint16_t d = f32_to_f16(frand() * mag);
+            if (mag < 1e-5f) d = (uint16_t)((d & 0x8000) | (rng >> 20 & 0x3ff));
+            q[r * rb + b * bb] = (uint8_t)d;
+            q[r * rb + b * bb + 1] = (uint8_t)(d >> 8);
+        }
+}
+
+/* Every int8 micro-kernel variant this CPU runs equals the scalar reference
+ * to the bit, for every tile of rows and tokens; activations of wildly
+ * different block magnitudes, zero blocks included. */
+static void test_qtile_variants(qw_dtype dt) {
+    const qw_qtile_kernels *all[QW_QTILE_VARIANTS];
+    int n_variants = qw_qtile_all(all);
+    const int lens[] = {32, 64, 96, 1024};
+    for (int v = 0; v < n_variants; v++) {
+        qw_qtile_fn fn = dt == QW_DT_Q8_0 ? all[v]->q8_0 : all[v]->q4_0;
+        int bad = 0;
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            int n = lens[li], nt_max = QW_QTILE_NT, rb = (int)qw_dtype_row_bytes(dt, n);
+            int64_t ldx = qw_qx_bytes(n);
+            uint8_t *q = malloc((size_t)(QW_QGROUP * rb));
+            uint8_t *packed = aligned_alloc(64, (size_t)qw_qpack_group_bytes(dt, n));
+            uint8_t *xq = aligned_alloc(64, (size_t)(nt_max * ldx));
+            float *x = malloc(sizeof(float) * nt_max * n), *yr = malloc(sizeof(float) * nt_max * QW_QGROUP);
+            random_quant_rows(dt, QW_QGROUP, n, q);
+            for (int i = 0; i < nt_max * n; i++) {
+                int blk = i / 32 % 5;
+                x[i] = blk == 4 ? 0.0f : frand() * (blk == 3 ? 1e4f : blk == 2 ? 1e-4f : 1.0f);
+            }
+            for (int t = 0; t < nt_max; t++) qw_qx_quantize(dt, x + t * n, n, xq + t * ldx);
+            for (int nr = 1; nr <= QW_QGROUP; nr += nr < 4 ? 1 : 5) {
+                qw_mat w = {.data = q, .dtype = dt, .rows = nr, .cols = n};
+                qw_qpack_group(&w, 0, packed);
+                ref_matmul(NULL, &w, x, yr, nt_max);
+                for (int nt = 1; nt <= nt_max; nt++) {
+                    float y[QW_QTILE_NT * QW_QGROUP + 1];
+                    y[nt * nr] = 12345.0f;
+                    fn(packed, n / 32, xq, ldx, nt, y, nr, nr);
+                    bad += memcmp(y, yr, sizeof(float) * nt * nr) != 0 || y[nt * nr] != 12345.0f;
+                }
+            }
+            free(q); free(packed); free(xq); free(x); free(yr);
+        }
+        CHECK(bad == 0, "%s %s: %d tiles differ from the scalar int8 reference", all[v]->name, qw_dtype_name(dt), bad);
+    }
+    printf("%s int8 micro-kernel variants tested on this CPU: %d (best: %s)\n", qw_dtype_name(dt), n_variants,
+           qw_qtile_best()->name);
+    CHECK(qw_qtile_best() == all[0], "variants listed, best first");
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c"))
-        CHECK(tested >= 1, "%s: the AVX-512 variant has no direct kernel", name);
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
+        CHECK(!strcmp(all[0]->name, "avx512-vnni"), "this CPU has AVX-512 VNNI, yet the best variant is %s",
+              all[0]->name);
+    if (__builtin_cpu_supports("avx2")) CHECK(n_variants >= 2, "this CPU has AVX2, yet no AVX2 variant runs");
 #endif
 }
 
@@ -367,8 +505,10 @@ static void test_pool(void) {
 
 int main(void) {
     test_tile_variants();
-    test_tile_quant(QW_GGML_Q8_0);
-    test_tile_quant(QW_GGML_Q4_0);
+    test_qx_quantize();
+    test_qx_variants();
+    test_qtile_variants(QW_DT_Q8_0);
+    test_qtile_variants(QW_DT_Q4_0);
     test_matmul();
     test_rmsnorm_rope_swiglu();
     test_attention();

@@ -81,9 +81,10 @@ static void check_same_seed(const char *shape, const char *dtype) {
     free(a), free(b), free(c);
 }
 
-/* One token at a time (bf16/Q8_0/Q4_0 rows read as stored by the decode
- * kernels) gives the very logits of the batched pass (rows dequantized
- * beforehand, N_IDS > one tile of tokens), bit for bit. */
+/* One token at a time (bf16 rows read as stored by the decode kernels,
+ * Q8_0/Q4_0 in int8 tiles one token wide) gives the very logits of the
+ * batched pass (bf16 rows widened beforehand, as N_IDS exceeds a float
+ * tile; int8 tiles N_IDS tokens wide), bit for bit. */
 static void check_incremental(const char *shape, const char *dtype) {
     float *full = logits_of(shape, dtype, 5, 2);
     qwenc_model *m = open_synth(shape, dtype, 5, 2);

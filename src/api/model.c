@@ -49,6 +49,7 @@ static int model_bind(qwenc_model *m, const qwenc_model_params *params, char *er
     if (rc) return rc;
     if (params->progress) qw_checkpoint_prefetch(&m->ck, params->progress, params->progress_ctx);
     m->be = qw_backend_cpu();
+    if ((rc = qw_weights_pack(&m->w, &m->ck, m->be, m->pool, err, errlen))) return rc;
     m->inv_freq = rope_inv_freq(&m->cfg);
     return m->inv_freq ? 0 : qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
 }

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -61,6 +63,12 @@ void qw_file_unmap(qw_mapped_file *f) {
     if (f->data) munmap((void *)f->data, f->size);
     f->data = NULL;
     f->size = 0;
+}
+
+void qw_file_drop_pages(const void *p, size_t n) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)p + page - 1) / page * page,
+              b = ((uintptr_t)p + n) / page * page;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);  /* advice: a refusal changes nothing */
 }
 
 int qw_file_read_all(const char *path, char **data, size_t *size, char *err, size_t errlen) {

@@ -13,6 +13,9 @@ typedef struct {
  * refused by its type, without waiting on it. */
 int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen);
 void qw_file_unmap(qw_mapped_file *f);
+/* Gives the pages wholly inside [p, p + n) of a read-only file mapping back
+ * to the system: they stay valid, read again from the file if touched. */
+void qw_file_drop_pages(const void *p, size_t n);
 
 /* Reads a whole (small) regular file into a malloc'd NUL-terminated buffer:
  * config.json, tokenizer.json; more than QW_FILE_MAX_SMALL bytes is an error. */

@@ -26,6 +26,8 @@ struct qw_pool {
     /* per-thread scratch (qw_pool_reserve), touched only by the pool's one caller and by each thread's own task */
     void **scratch;
     size_t scratch_bytes;
+    void *shared;  /* qw_pool_reserve_shared */
+    size_t shared_bytes;
 };
 
 static void run_tasks(qw_pool *p, int thread) {
@@ -95,6 +97,7 @@ void qw_pool_free(qw_pool *p) {
     pthread_cond_destroy(&p->done);
     for (int i = 0; i < p->n_threads; i++) free(p->scratch[i]);
     free(p->scratch);
+    free(p->shared);
     free(p->threads);
     free(p->args);
     free(p);
@@ -123,19 +126,29 @@ void qw_pool_run(qw_pool *p, qw_task_fn fn, void *ctx, int n_tasks) {
     pthread_mutex_unlock(&p->mu);
 }
 
-int qw_pool_reserve(qw_pool *p, size_t bytes) {
-    if (!p) return -1;
-    if (bytes <= p->scratch_bytes) return 0;
+/* Grows the n buffers at bufs, of *have bytes each, to hold `bytes`. */
+static int grow(void **bufs, int n, size_t *have, size_t bytes) {
+    if (bytes <= *have) return 0;
     size_t cap = (bytes + 63) / 64 * 64;
     if (cap < bytes) return -1;  /* overflow */
-    for (int i = 0; i < p->n_threads; i++) {
+    for (int i = 0; i < n; i++) {
         void *b = aligned_alloc(64, cap);
-        if (!b) return -1;  /* the smaller buffers stay valid for scratch_bytes */
-        free(p->scratch[i]);
-        p->scratch[i] = b;
+        if (!b) return -1;  /* the smaller buffers stay valid for *have */
+        free(bufs[i]);
+        bufs[i] = b;
     }
-    p->scratch_bytes = cap;
+    *have = cap;
     return 0;
 }
 
+int qw_pool_reserve(qw_pool *p, size_t bytes) {
+    return p ? grow(p->scratch, p->n_threads, &p->scratch_bytes, bytes) : -1;
+}
+
 void *qw_pool_scratch(const qw_pool *p, int thread) { return p->scratch[thread]; }
+
+int qw_pool_reserve_shared(qw_pool *p, size_t bytes) {
+    return p ? grow(&p->shared, 1, &p->shared_bytes, bytes) : -1;
+}
+
+void *qw_pool_shared(const qw_pool *p) { return p->shared; }

@@ -29,4 +29,10 @@ void qw_pool_run(qw_pool *p, qw_task_fn fn, void *ctx, int n_tasks);
 int qw_pool_reserve(qw_pool *p, size_t bytes);
 void *qw_pool_scratch(const qw_pool *p, int thread);
 
+/* One more such buffer, shared by all the tasks of a job: for inputs the
+ * caller prepares once for every task (a matmul's quantized activations).
+ * Same rules: reserved before the job, kept between jobs, 64-byte aligned. */
+int qw_pool_reserve_shared(qw_pool *p, size_t bytes);
+void *qw_pool_shared(const qw_pool *p);
+
 #endif

@@ -290,6 +290,10 @@ void qw_checkpoint_prefetch(const qw_checkpoint *ck, void (*progress)(void *, in
     (void)sink;
 }
 
+void qw_checkpoint_drop(const qw_checkpoint *ck, const void *p, size_t n) {
+    if (ck->gguf) qw_file_drop_pages(p, n);
+}
+
 void qw_checkpoint_close(qw_checkpoint *ck) {
     if (ck->gguf) {  /* the GGUF owns the mapping; file_names[0] names it */
         qw_gguf_close(ck->gguf);

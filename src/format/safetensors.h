@@ -43,6 +43,12 @@ int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path,
 
 const qw_st_tensor *qw_checkpoint_find(const qw_checkpoint *ck, const char *name);
 
+/* Tells the checkpoint that n bytes of tensor data at p will seldom be read
+ * again (the model keeps its own copy): their pages of a GGUF file's mapping
+ * go back to the system, read again if touched. Other checkpoints keep them:
+ * a synthetic one's memory has no file behind it. */
+void qw_checkpoint_drop(const qw_checkpoint *ck, const void *p, size_t n);
+
 /* Reads every page of the mapped files (so the first tokens do not wait on
  * the disk), calling progress as it goes. */
 void qw_checkpoint_prefetch(const qw_checkpoint *ck, void (*progress)(void *, int64_t, int64_t), void *ctx);

@@ -55,7 +55,7 @@ static int find(binder *b, const char *name, int rank, const int64_t *shape, con
 static int bind_mat(binder *b, const char *name, int64_t rows, int64_t cols, qw_mat *m) {
     const qw_st_tensor *t = NULL;
     int rc = find(b, name, 2, (int64_t[]){rows, cols}, &t);
-    if (!rc) *m = (qw_mat){t->data, t->dtype, rows, cols};
+    if (!rc) *m = (qw_mat){.data = t->data, .dtype = t->dtype, .rows = rows, .cols = cols};
     return rc;
 }
 
@@ -119,6 +119,7 @@ static int bind_moe(binder *b, const qw_config *c, int i, qw_layer_weights *L, i
     int64_t before = b->n_bytes;  /* the experts' bytes start here */
     L->experts = calloc((size_t)c->n_experts, sizeof *L->experts);
     if (!L->experts) return qw_errf(b->err, b->errlen, QWENC_ENOMEM, "out of memory");
+    L->n_experts = c->n_experts;
     for (int e = 0; e < c->n_experts; e++) {
         snprintf(name, sizeof name, "model.layers.%d.mlp.experts.%d", i, e);
         if ((rc = bind_mlp(b, name, c->hidden_size, c->moe_intermediate_size, &L->experts[e]))) return rc;
@@ -170,7 +171,51 @@ fail:
     return rc;
 }
 
+/* fn on every matrix the forward pass multiplies by (the embedding is only
+ * looked up), until one fails. */
+static int each_matmul(qw_weights *w, int (*fn)(qw_mat *m, void *ctx), void *ctx) {
+    int rc = fn(&w->lm_head, ctx);
+    for (int i = 0; !rc && w->layers && i < w->n_layers; i++) {
+        qw_layer_weights *L = &w->layers[i];
+        qw_mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->router, &L->mlp.gate, &L->mlp.up, &L->mlp.down};
+        for (size_t j = 0; !rc && j < sizeof mats / sizeof mats[0]; j++) rc = fn(mats[j], ctx);
+        for (int e = 0; !rc && L->experts && e < L->n_experts; e++) {
+            qw_mlp_weights *x = &L->experts[e];
+            if (!(rc = fn(&x->gate, ctx)) && !(rc = fn(&x->up, ctx))) rc = fn(&x->down, ctx);
+        }
+    }
+    return rc;
+}
+
+typedef struct {
+    const qw_checkpoint *ck;
+    const qw_backend *be;
+    qw_pool *pool;
+} pack_ctx;
+
+static int pack_one(qw_mat *m, void *ctx) {
+    const pack_ctx *p = ctx;
+    int rc = m->data ? p->be->pack(p->pool, m) : 0;
+    if (!rc && m->packed) qw_checkpoint_drop(p->ck, m->data, (size_t)(m->rows * qw_dtype_row_bytes(m->dtype, m->cols)));
+    return rc;
+}
+
+int qw_weights_pack(qw_weights *w, const qw_checkpoint *ck, const qw_backend *be, qw_pool *pool, char *err,
+                    size_t errlen) {
+    pack_ctx p = {ck, be, pool};
+    int rc = each_matmul(w, pack_one, &p);
+    return rc ? qw_errf(err, errlen, rc, "out of memory packing the weights for the %s backend", be->name) : 0;
+}
+
+static int free_packed(qw_mat *m, void *ctx) {
+    (void)ctx;
+    free((void *)m->packed);
+    m->packed = NULL;
+    return 0;
+}
+
 void qw_weights_free(qw_weights *w) {
+    each_matmul(w, free_packed, NULL);
     if (w->layers)
         for (int i = 0; i < w->n_layers; i++) free(w->layers[i].experts);
     free(w->layers);

@@ -1,5 +1,6 @@
 /* The model's weights: typed views into the mapped checkpoint, bound by name
- * and checked against the config's shapes. Nothing is copied. */
+ * and checked against the config's shapes. Nothing is copied, except what
+ * the backend packs for itself (qw_weights_pack). */
 #ifndef QW_MODEL_WEIGHTS_H
 #define QW_MODEL_WEIGHTS_H
 
@@ -21,6 +22,7 @@ typedef struct {
     qw_mlp_weights mlp;         /* dense layers */
     qw_mat router;              /* MoE: [n_experts][hidden] */
     qw_mlp_weights *experts;    /* MoE: n_experts entries */
+    int n_experts;
 } qw_layer_weights;
 
 typedef struct {
@@ -39,6 +41,11 @@ typedef struct {
 
 int qw_weights_bind(const qw_config *c, const qw_checkpoint *ck, const char *dir, qw_weights *w,
                     char *err, size_t errlen);
+/* Has the backend lay out every matrix the forward pass multiplies by as
+ * its matmul reads it fastest (qw_backend.pack), on the pool; the pages of
+ * a matrix so copied go back to ck (qw_checkpoint_drop). */
+int qw_weights_pack(qw_weights *w, const qw_checkpoint *ck, const qw_backend *be, qw_pool *pool, char *err,
+                    size_t errlen);
 void qw_weights_free(qw_weights *w);
 
 #endif

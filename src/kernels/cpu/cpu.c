@@ -1,18 +1,22 @@
-/* The CPU backend: portable C written so the compiler vectorizes the inner
- * loops, split across the thread pool by output rows (so every output
- * element is computed the same way whatever the thread count). */
+/* The CPU backend: micro-kernels per SIMD variant (tile.h for float weights,
+ * qtile.h for Q8_0/Q4_0), split across the thread pool by output rows (so
+ * every output element is computed the same way whatever the thread count). */
 #include "kernels/backend.h"
+#include "kernels/cpu/qtile.h"
 #include "kernels/cpu/ref.h"
 #include "kernels/cpu/tile.h"
+#include "qwenc.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows are handed out to threads in runs of whole micro-tiles; bf16, Q8_0
- * and Q4_0 rows feed the micro-kernel straight from the mapping when the batch is one
- * tile of tokens or less (decode), else they are widened once into a
- * per-thread buffer and reused for every tile of tokens (prefill). */
+/* ---- float32, bf16 and f16 weights: the float micro-kernels (tile.h) ----
+ *
+ * Rows are handed out to threads in runs of whole micro-tiles; bf16 rows feed
+ * the micro-kernel straight from the mapping when the batch is one tile of
+ * tokens or less (decode), else they are widened once into a per-thread
+ * buffer and reused for every tile of tokens (prefill); f16 rows always are. */
 #define ROW_BLOCK QW_TILE_MR
 
 typedef struct {
@@ -60,38 +64,136 @@ static void matmul_task(void *ctx, int task, int thread) {
             int nt = j->n_tok - t < QW_TILE_NT ? j->n_tok - t : QW_TILE_NT;
             const float *xt = j->x + (int64_t)t * k;
             float *yt = j->y + (int64_t)t * w->rows + r;
-            if (rows) {
-                j->tile->f32(rows, k, nr, xt, k, nt, k, yt, w->rows);
-            } else if (w->dtype == QW_DT_Q8_0) {
-                int64_t rb = qw_dtype_row_bytes(QW_DT_Q8_0, k);
-                j->tile->q8_0((const uint8_t *)w->data + r * rb, rb, nr, xt, k, nt, k, yt, w->rows);
-            } else if (w->dtype == QW_DT_Q4_0) {
-                int64_t rb = qw_dtype_row_bytes(QW_DT_Q4_0, k);
-                j->tile->q4_0((const uint8_t *)w->data + r * rb, rb, nr, xt, k, nt, k, yt, w->rows);
-            } else {
-                j->tile->bf16((const uint16_t *)w->data + r * k, k, nr, xt, k, nt, k, yt, w->rows);
+            if (rows) j->tile->f32(rows, k, nr, xt, k, nt, k, yt, w->rows);
+            else j->tile->bf16((const uint16_t *)w->data + r * k, k, nr, xt, k, nt, k, yt, w->rows);
+        }
+    }
+}
+
+/* Enough tasks to balance, few enough that each streams a long run of rows;
+ * `unit` rows at a time. */
+static int64_t rows_per_task(const qw_pool *pool, int64_t rows, int64_t unit) {
+    int nt = qw_pool_size(pool);
+    int64_t n_tasks = nt == 1 ? 1 : 4 * nt;
+    int64_t per = (rows + n_tasks - 1) / n_tasks;
+    return (per + unit - 1) / unit * unit;
+}
+
+static void matmul_float(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok) {
+    int64_t per = rows_per_task(pool, w->rows, ROW_BLOCK);
+    matmul_job j = {qw_tile_best(), w, x, y, n_tok, per, pool, 0};
+    j.widen = w->dtype == QW_DT_F16 || (w->dtype == QW_DT_BF16 && n_tok > QW_TILE_NT);
+    if (j.widen && qw_pool_reserve(pool, ROW_BLOCK * (size_t)w->cols * sizeof(float))) {
+        ref_matmul(pool, w, x, y, n_tok);  /* slower, but needs only one row of memory */
+        return;
+    }
+    qw_pool_run(pool, matmul_task, &j, (int)((w->rows + per - 1) / per));
+}
+
+/* ---- Q8_0 and Q4_0 weights: int8 products (qtile.h) ----
+ *
+ * Each token's activations are quantized once per call into the pool's
+ * shared scratch; threads take runs of whole 16-row groups, packed at load
+ * (qw_backend.pack) or else into their own scratch, a few groups at a time
+ * so that those stay in the cache while every tile of tokens passes. */
+
+typedef struct {
+    const qw_qtile_kernels *k;
+    const float *x;
+    uint8_t *xq;
+    const qw_mat *w;
+    int tok_per_task;
+    int n_tok;
+} quantize_job;
+
+static void quantize_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const quantize_job *j = ctx;
+    int64_t k = j->w->cols, ldx = qw_qx_bytes(k);
+    for (int t = task * j->tok_per_task; t < j->n_tok && t < (task + 1) * j->tok_per_task; t++)
+        j->k->quantize(j->w->dtype, j->x + t * k, k, j->xq + t * ldx);
+}
+
+typedef struct {
+    qw_qtile_fn fn;
+    const qw_mat *w;
+    const uint8_t *xq;  /* n_tok records of qw_qx_bytes(cols) */
+    float *y;
+    int n_tok;
+    int64_t groups_per_task, groups_per_pass, stride;  /* stride: bytes of a packed group */
+    qw_pool *pool;  /* its per-thread scratch packs groups_per_pass groups, when w->packed is NULL */
+} qmatmul_job;
+
+static void qmatmul_task(void *ctx, int task, int thread) {
+    const qmatmul_job *j = ctx;
+    const qw_mat *w = j->w;
+    int64_t n_groups = (w->rows + QW_QGROUP - 1) / QW_QGROUP, nb = w->cols / 32, ldx = qw_qx_bytes(w->cols);
+    int64_t g0 = task * j->groups_per_task, g1 = g0 + j->groups_per_task;
+    if (g1 > n_groups) g1 = n_groups;
+    for (int64_t g = g0; g < g1; g += j->groups_per_pass) {
+        int64_t ng = g1 - g < j->groups_per_pass ? g1 - g : j->groups_per_pass;
+        const uint8_t *groups = (const uint8_t *)w->packed + g * j->stride;
+        if (!w->packed) {
+            uint8_t *buf = qw_pool_scratch(j->pool, thread);
+            for (int64_t i = 0; i < ng; i++) qw_qpack_group(w, g + i, buf + i * j->stride);
+            groups = buf;
+        }
+        for (int t = 0; t < j->n_tok; t += QW_QTILE_NT) {
+            int nt = j->n_tok - t < QW_QTILE_NT ? j->n_tok - t : QW_QTILE_NT;
+            for (int64_t i = 0; i < ng; i++) {
+                int64_t r = (g + i) * QW_QGROUP;
+                int nr = w->rows - r < QW_QGROUP ? (int)(w->rows - r) : QW_QGROUP;
+                j->fn(groups + i * j->stride, nb, j->xq + t * ldx, ldx, nt, j->y + (int64_t)t * w->rows + r, w->rows,
+                      nr);
             }
         }
     }
 }
 
+static int matmul_int8(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok) {
+    if (n_tok <= 0) return 0;
+    int64_t ldx = qw_qx_bytes(w->cols), stride = qw_qpack_group_bytes(w->dtype, w->cols);
+    int64_t pass = (128 << 10) / stride > 1 ? (128 << 10) / stride : 1;  /* about 128 KiB of weights */
+    if (qw_pool_reserve_shared(pool, (size_t)(n_tok * ldx)) ||
+        (!w->packed && qw_pool_reserve(pool, (size_t)(pass * stride))))
+        return -1;
+    uint8_t *xq = qw_pool_shared(pool);
+    const qw_qtile_kernels *k = qw_qtile_best();
+    int n_threads = qw_pool_size(pool), per_tok = (n_tok + 4 * n_threads - 1) / (4 * n_threads);
+    quantize_job qj = {k, x, xq, w, per_tok, n_tok};
+    qw_pool_run(pool, quantize_task, &qj, (n_tok + per_tok - 1) / per_tok);
+    int64_t n_groups = (w->rows + QW_QGROUP - 1) / QW_QGROUP, per = rows_per_task(pool, w->rows, QW_QGROUP) / QW_QGROUP;
+    qmatmul_job j = {w->dtype == QW_DT_Q8_0 ? k->q8_0 : k->q4_0, w, xq, y, n_tok, per, pass, stride, pool};
+    qw_pool_run(pool, qmatmul_task, &j, (int)((n_groups + per - 1) / per));
+    return 0;
+}
+
 static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok) {
-    int nt = qw_pool_size(pool);
-    /* Enough tasks to balance, few enough that each streams a long run of rows. */
-    int64_t n_tasks = nt == 1 ? 1 : 4 * nt;
-    int64_t per = (w->rows + n_tasks - 1) / n_tasks;
-    per = (per + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
-    n_tasks = (w->rows + per - 1) / per;
-    matmul_job j = {qw_tile_best(), w, x, y, n_tok, per, pool, 0};
-    /* rows widened into scratch unless a kernel reads them as stored */
-    int direct = n_tok <= QW_TILE_NT && (w->dtype == QW_DT_BF16 || (w->dtype == QW_DT_Q8_0 && j.tile->q8_0) ||
-                                         (w->dtype == QW_DT_Q4_0 && j.tile->q4_0));
-    j.widen = w->dtype != QW_DT_F32 && !direct;
-    if (j.widen && qw_pool_reserve(pool, ROW_BLOCK * (size_t)w->cols * sizeof(float))) {
-        ref_matmul(pool, w, x, y, n_tok);  /* slower, but needs only one row of memory */
-        return;
-    }
-    qw_pool_run(pool, matmul_task, &j, (int)n_tasks);
+    if (w->dtype != QW_DT_Q8_0 && w->dtype != QW_DT_Q4_0) matmul_float(pool, w, x, y, n_tok);
+    else if (matmul_int8(pool, w, x, y, n_tok)) ref_matmul(pool, w, x, y, n_tok);  /* the same bits, slower */
+}
+
+typedef struct {
+    qw_mat *w;
+    int64_t stride;
+} pack_job;
+
+static void pack_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const pack_job *j = ctx;
+    qw_qpack_group(j->w, task, (uint8_t *)j->w->packed + task * j->stride);
+}
+
+static int cpu_pack(qw_pool *pool, qw_mat *w) {
+    if (w->dtype != QW_DT_Q8_0 && w->dtype != QW_DT_Q4_0) return 0;
+    int64_t bytes = qw_qpack_bytes(w);  /* whole groups, each a multiple of 64 bytes */
+    if (!bytes) return 0;
+    void *buf = aligned_alloc(64, (size_t)bytes);
+    if (!buf) return QWENC_ENOMEM;
+    w->packed = buf;
+    pack_job j = {w, qw_qpack_group_bytes(w->dtype, w->cols)};
+    qw_pool_run(pool, pack_task, &j, (int)(bytes / j.stride));
+    return 0;
 }
 
 /* A dot product is the 1 x 1 tile. */
@@ -166,6 +268,7 @@ static void cpu_rmsnorm(float *y, const float *x, const qw_vec *gain, int n_rows
 static const qw_backend cpu_backend = {
     .name = "cpu",
     .matmul = cpu_matmul,
+    .pack = cpu_pack,
     .rmsnorm = cpu_rmsnorm,
     .add_bias = ref_add_bias,
     .rope = ref_rope,

@@ -1,6 +1,7 @@
 #include "kernels/cpu/ref.h"
 #include "format/gguf.h"
 #include "format/quant.h"
+#include "kernels/cpu/qtile.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,8 +25,40 @@ void ref_row_to_f32(const qw_mat *w, int64_t row, float *out) {
     for (int64_t c = 0; c < w->cols; c++) out[c] = qw_vec_get(&v, c);
 }
 
+/* Q8_0 / Q4_0 weights times activations quantized per block, as qtile.h
+ * defines it: exact int32 block sums, one float chain per output. */
+static void ref_matmul_int8(const qw_mat *w, const float *x, float *y, int n_tok) {
+    int q8 = w->dtype == QW_DT_Q8_0, stored = q8 ? 34 : 18;
+    int64_t k = w->cols, nb = k / 32, rb = qw_dtype_row_bytes(w->dtype, k);
+    uint8_t *rec = malloc((size_t)qw_qx_bytes(k));
+    if (!rec) abort();
+    const int8_t *xq = (const int8_t *)rec;
+    const float *xd = (const float *)(rec + k);
+    for (int t = 0; t < n_tok; t++) {
+        qw_qx_quantize(w->dtype, x + t * k, k, rec);
+        for (int64_t r = 0; r < w->rows; r++) {
+            const uint8_t *blk = (const uint8_t *)w->data + r * rb;
+            float acc = 0.0f;
+            for (int64_t b = 0; b < nb; b++, blk += stored) {
+                int32_t sum = 0;
+                for (int j = 0; j < 32; j++) {
+                    int wq = q8 ? (int8_t)blk[2 + j] : (j < 16 ? blk[2 + j] & 15 : blk[2 + j - 16] >> 4) - 8;
+                    sum += wq * xq[32 * b + j];
+                }
+                acc = fmaf(qw_f16_to_f32((uint16_t)(blk[0] | blk[1] << 8)) * xd[b], (float)sum, acc);
+            }
+            y[(int64_t)t * w->rows + r] = acc;
+        }
+    }
+    free(rec);
+}
+
 void ref_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok) {
     (void)pool;
+    if (w->dtype == QW_DT_Q8_0 || w->dtype == QW_DT_Q4_0) {
+        ref_matmul_int8(w, x, y, n_tok);
+        return;
+    }
     float *row = malloc((size_t)w->cols * sizeof *row);
     if (!row) abort();  /* reference code for tests only */
     for (int64_t r = 0; r < w->rows; r++) {

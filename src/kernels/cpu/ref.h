@@ -6,6 +6,8 @@
 #include "kernels/backend.h"
 
 void ref_row_to_f32(const qw_mat *w, int64_t row, float *out);
+/* Float weights: a double-precision sum over the float32 values; Q8_0 and
+ * Q4_0: the int8 scheme of qtile.h on the rows as stored. */
 void ref_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok);
 void ref_rmsnorm(float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps);
 void ref_add_bias(float *y, const qw_vec *bias, int n_rows);

@@ -1,5 +1,4 @@
 #include "kernels/cpu/tile.h"
-#include "format/dtype.h"
 
 #include <string.h>
 
@@ -79,7 +78,7 @@ DISPATCH(tile_f32_portable, float)
 DISPATCH(tile_bf16_portable, uint16_t)
 #undef DEF
 
-static const qw_tile_kernels portable = {"portable", tile_f32_portable, tile_bf16_portable, NULL, NULL};
+static const qw_tile_kernels portable = {"portable", tile_f32_portable, tile_bf16_portable};
 
 #ifdef QW_X86
 /* ---- AVX-512F: 16 lanes; the k tail through zero-padded copies ---- */
@@ -131,80 +130,7 @@ DISPATCH(tile_f32_avx512, float)
 DISPATCH(tile_bf16_avx512, uint16_t)
 #undef DEF
 
-/* Q8_0: 16 weights at element i of a row: the block's f16 scale times the
- * sign-extended int8s, one multiply each, as qw_dequant_row computes them. */
-__attribute__((target("avx512f,f16c"))) INLINE __m512 ld512_q8_0(const uint8_t *row, int64_t i) {
-    const uint8_t *blk = row + (i >> 5) * 34;
-    float d = _cvtsh_ss((unsigned short)(blk[0] | blk[1] << 8));  /* exact, as qw_f16_to_f32 */
-    __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2 + (i & 31))));
-    return _mm512_mul_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(q));
-}
-
-#define DEF(PREFIX, TW, NR_, NT_)                                                                \
-    __attribute__((target("avx512f,f16c"))) static void PREFIX##_##NR_##_##NT_(                 \
-        const TW *w, int64_t ldw, const float *x, int64_t ldx, int64_t k, float *y, int64_t ldy) { \
-        enum { NR = NR_, NT = NT_ };                                                             \
-        __m512 acc[NR][NT];                                                                      \
-        for (int r = 0; r < NR; r++)                                                             \
-            for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();                        \
-        for (int64_t i = 0; i < k; i += 16) {                                                    \
-            __m512 xv[NT];                                                                       \
-            for (int t = 0; t < NT; t++) xv[t] = _mm512_loadu_ps(x + t * ldx + i);               \
-            for (int r = 0; r < NR; r++) {                                                       \
-                __m512 wv = ld512_q8_0(w + r * ldw, i);                                          \
-                for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);  \
-            }                                                                                    \
-        }                                                                                        \
-        for (int r = 0; r < NR; r++)                                                             \
-            for (int t = 0; t < NT; t++) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);       \
-    }
-DISPATCH(tile_q8_0_avx512, uint8_t)
-#undef DEF
-
-/* Q4_0: a block's 32 weights as two vectors, elements 0..15 (low nibbles)
- * and 16..31 (high nibbles), each the f16 scale times (nibble - 8), one
- * multiply each, as qw_dequant_row computes them. */
-__attribute__((target("avx512f,f16c"))) INLINE void ld512_q4_0(const uint8_t *blk, __m512 *lo, __m512 *hi) {
-    __m512 d = _mm512_set1_ps(_cvtsh_ss((unsigned short)(blk[0] | blk[1] << 8)));
-    __m128i b = _mm_loadu_si128((const __m128i *)(blk + 2)), mask = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
-    __m128i ql = _mm_sub_epi8(_mm_and_si128(b, mask), eight);
-    __m128i qh = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(b, 4), mask), eight);
-    *lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(ql)));
-    *hi = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(qh)));
-}
-
-/* One block per step: its two halves go into each output's chain in element
- * order, the same two fmadds the f32 kernel does over 32 dequantized values. */
-#define DEF(PREFIX, TW, NR_, NT_)                                                                \
-    __attribute__((target("avx512f,f16c"))) static void PREFIX##_##NR_##_##NT_(                 \
-        const TW *w, int64_t ldw, const float *x, int64_t ldx, int64_t k, float *y, int64_t ldy) { \
-        enum { NR = NR_, NT = NT_ };                                                             \
-        __m512 acc[NR][NT];                                                                      \
-        for (int r = 0; r < NR; r++)                                                             \
-            for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();                        \
-        for (int64_t i = 0; i < k; i += 32) {                                                    \
-            __m512 xl[NT], xh[NT];                                                               \
-            for (int t = 0; t < NT; t++) {                                                       \
-                xl[t] = _mm512_loadu_ps(x + t * ldx + i);                                        \
-                xh[t] = _mm512_loadu_ps(x + t * ldx + i + 16);                                   \
-            }                                                                                    \
-            for (int r = 0; r < NR; r++) {                                                       \
-                __m512 lo, hi;                                                                   \
-                ld512_q4_0(w + r * ldw + (i >> 5) * 18, &lo, &hi);                               \
-                for (int t = 0; t < NT; t++) {                                                   \
-                    acc[r][t] = _mm512_fmadd_ps(lo, xl[t], acc[r][t]);                           \
-                    acc[r][t] = _mm512_fmadd_ps(hi, xh[t], acc[r][t]);                           \
-                }                                                                                \
-            }                                                                                    \
-        }                                                                                        \
-        for (int r = 0; r < NR; r++)                                                             \
-            for (int t = 0; t < NT; t++) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);       \
-    }
-DISPATCH(tile_q4_0_avx512, uint8_t)
-#undef DEF
-
-static const qw_tile_kernels avx512 = {"avx512", tile_f32_avx512, tile_bf16_avx512, tile_q8_0_avx512,
-                                       tile_q4_0_avx512};
+static const qw_tile_kernels avx512 = {"avx512", tile_f32_avx512, tile_bf16_avx512};
 
 /* ---- AVX2 + FMA: 8 lanes ---- */
 
@@ -259,7 +185,7 @@ DISPATCH(tile_f32_avx2, float)
 DISPATCH(tile_bf16_avx2, uint16_t)
 #undef DEF
 
-static const qw_tile_kernels avx2 = {"avx2", tile_f32_avx2, tile_bf16_avx2, NULL, NULL};
+static const qw_tile_kernels avx2 = {"avx2", tile_f32_avx2, tile_bf16_avx2};
 #endif
 
 const qw_tile_kernels *const *qw_tile_all(void) {
