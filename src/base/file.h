@@ -12,6 +12,18 @@ typedef struct {
 int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen);
 void qw_file_unmap(qw_mapped_file *f);
 
+/* Anonymous read-write memory of size bytes, page-aligned and zeroed, as a
+ * qw_mapped_file (so qw_file_unmap releases it); 0 or QWENC_ENOMEM. */
+int qw_anon_map(size_t size, qw_mapped_file *out);
+/* Makes such memory read-only, as a file mapping is. */
+void qw_anon_seal(qw_mapped_file *f);
+
+/* Returns the pages wholly inside [p, p + n) of a read-only mapping to the
+ * system (madvise MADV_DONTNEED): a file mapping reads them back from the
+ * file if they are touched again, an anonymous one reads zeros, so the
+ * caller must be done with the bytes. Best effort: errors are ignored. */
+void qw_pages_release(const void *p, size_t n);
+
 /* Reads a whole (small) file into a malloc'd NUL-terminated buffer. */
 int qw_file_read_all(const char *path, char **data, size_t *size, char *err, size_t errlen);
 

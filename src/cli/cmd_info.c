@@ -14,6 +14,9 @@ static const char info_usage[] =
     "  -m, --model DIR    model directory (config.json + safetensors)\n"
     "  -c, --ctx N        context length to size the KV cache for (default 4096)\n"
     "      --tensors      list every tensor with its dtype and shape\n"
+    "      --quant TYPE   as loaded quantized to " CLI_QUANT_TYPES "\n"
+    "                     (as qwenc convert --type writes them)\n"
+    "  -t, --threads N    threads for --quant (default 1)\n"
     "  -h, --help         show this help\n";
 
 static void print_tensor(void *ctx, const char *name, const char *dtype, int rank, const int64_t *shape) {
@@ -34,16 +37,20 @@ int cmd_info(int argc, char **argv) {
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"ctx", required_argument, 0, 'c'},
                                          {"tensors", no_argument, 0, 'T'},
+                                         {"threads", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},
+                                         CLI_QUANT_LONGOPT,
                                          {0, 0, 0, 0}};
-    const char *dir = NULL;
-    long ctx = 0;
+    const char *dir = NULL, *quant = NULL;
+    long ctx = 0, threads = 1;
     int tensors = 0, c;
-    while ((c = cli_getopt("info", argc, argv, "m:c:h", opts)) != -1) {
+    while ((c = cli_getopt("info", argc, argv, "m:c:t:h", opts)) != -1) {
         switch (c) {
         case 'm': dir = optarg; break;
         case 'c': if (cli_parse_int("info", "--ctx", optarg, 1, 1 << 24, &ctx)) return CLI_EXIT_BADINPUT; break;
         case 'T': tensors = 1; break;
+        case 't': if (cli_parse_int("info", "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_BADINPUT; break;
+        case CLI_O_QUANT: quant = optarg; break;
         case 'h': fputs(info_usage, stdout); return 0;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -51,8 +58,12 @@ int cmd_info(int argc, char **argv) {
     if (optind < argc) return cli_bad("info", "unexpected argument '%s'", argv[optind]);
     if (!dir) return cli_bad("info", "no model given (-m DIR)");
     char err[512];
+    qwenc_model_params mp;
+    qwenc_model_params_init(&mp);
+    mp.n_threads = (int)threads;
+    mp.quant = quant;
     qwenc_model *m;
-    int rc = qwenc_model_open(dir, NULL, &m, err, sizeof err);
+    int rc = qwenc_model_open(dir, &mp, &m, err, sizeof err);
     if (rc) {
         fprintf(stderr, "qwenc info: %s\n", err);
         return cli_exit_code(rc);
@@ -76,7 +87,7 @@ int cmd_info(int argc, char **argv) {
                in.moe_intermediate_size);
     printf("%-22s %d%s\n", "vocabulary", in.vocab_size, in.tied_embeddings ? " (lm_head tied to embeddings)" : "");
     printf("%-22s %d (rope_theta %g)\n", "max positions", in.max_position_embeddings, in.rope_theta);
-    print_size("weights (mapped)", (double)in.weight_bytes);
+    print_size(quant ? "weights (quantized)" : "weights (mapped)", (double)in.weight_bytes);
     char label[64];
     snprintf(label, sizeof label, "KV cache (ctx %ld)", ctx);
     print_size(label, (double)qwenc_model_kv_bytes(m, (int)ctx));

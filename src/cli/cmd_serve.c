@@ -33,6 +33,8 @@ static const char serve_usage[] =
     "      --max-connections N open connections at most (default 256)\n"
     "      --timeout S         close connections idle for S seconds (default 120)\n"
     "  -t, --threads N         compute threads (default: all cores)\n"
+    "      --quant TYPE        quantize the weights at load to " CLI_QUANT_TYPES "\n"
+    "                          (as qwenc convert --type writes them)\n"
     "  -q, --quiet             no log line per request\n"
     "  -h, --help              show this help\n"
     "\n"
@@ -49,6 +51,7 @@ typedef struct {
     const char *model;
     server_config c;
     long threads;
+    const char *quant;
 } serve_opts;
 
 static int parse_serve(int argc, char **argv, serve_opts *o) {
@@ -61,7 +64,7 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
         {"prefill-chunk", required_argument, 0, O_CHUNK}, {"max-body", required_argument, 0, O_BODY},
         {"max-connections", required_argument, 0, O_CONNS}, {"timeout", required_argument, 0, O_TIMEOUT},
         {"threads", required_argument, 0, 't'},         {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},                  CLI_QUANT_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "serve";
     memset(o, 0, sizeof *o);
     server_config *c = &o->c;
@@ -90,6 +93,7 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
         case O_TIMEOUT: bad = cli_parse_int(cmd, "--timeout", optarg, 1, 86400, &v), c->timeout_s = (int)v; break;
         case 't': bad = cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
         case 'q': c->quiet = 1; break;
+        case CLI_O_QUANT: o->quant = optarg; break;
         case 'h': fputs(serve_usage, stdout); return -1;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -124,7 +128,7 @@ int cmd_serve(int argc, char **argv) {
         o.c.model_id = id;
     }
     qwenc_model *m = NULL;
-    int rc = cli_open_model(path, (int)o.threads, &m, err, sizeof err);
+    int rc = cli_open_model(path, (int)o.threads, o.quant, &m, err, sizeof err);
     if (!rc) {
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);

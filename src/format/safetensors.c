@@ -269,6 +269,7 @@ void qw_checkpoint_close(qw_checkpoint *ck) {
         qw_file_unmap(&ck->files[i]);
         free(ck->file_names[i]);
     }
+    qw_file_unmap(&ck->converted);
     free(ck->tensors);
     free(ck->files);
     free(ck->file_names);
