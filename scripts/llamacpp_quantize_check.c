@@ -37,7 +37,8 @@ static int same_tensors(const char *ours_path, const char *theirs_path, const ch
     int bad = ours.n_tensors != theirs.n_tensors, typed[64] = {0};
     for (size_t i = 0; i < ours.n_tensors && !bad; i++) {
         const qw_gguf_tensor *a = &ours.tensors[i], *b = &theirs.tensors[i];  /* both sorted by name */
-        if (strcmp(a->name, b->name) || a->type != b->type || a->nbytes != b->nbytes || memcmp(a->data, b->data, a->nbytes)) {
+        if (strcmp(a->name, b->name) || a->type != b->type || a->nbytes != b->nbytes ||
+            memcmp(a->data, b->data, a->nbytes)) {
             fprintf(stderr, "%s: tensor %s (ours %s) differs from llama.cpp's %s (%s)\n", type, a->name,
                     qw_gguf_type_name(a->type), b->name, qw_gguf_type_name(b->type));
             bad = 1;

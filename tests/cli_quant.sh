@@ -25,7 +25,8 @@ for type in q4_k_m q6_k; do
 done
 out=$("$QWENC_BIN" run -m "$demo" --quant q4_k "What is 12 + 30?" -n 12 --greedy 2>&1) && [ -n "$out" ] && ok ||
   bad "run --quant q4_k: $out"
-out=$(echo "Hello" | "$QWENC_BIN" chat -m "$demo" --quant q8_0 -n 6 2>&1) && [ -n "$out" ] && ok || bad "chat --quant: $out"
+out=$(echo "Hello" | "$QWENC_BIN" chat -m "$demo" --quant q8_0 -n 6 2>&1) && [ -n "$out" ] && ok ||
+  bad "chat --quant: $out"
 "$QWENC_BIN" info -m "$demo" --quant q4_k --tensors >"$tmp/info" && grep -q "weight dtype *q4_k" "$tmp/info" &&
   grep -q "weights (quantized)" "$tmp/info" && grep -q "model.norm.weight *f32" "$tmp/info" && ok ||
   bad "info --quant q4_k: $(head -5 "$tmp/info")"

@@ -61,13 +61,15 @@ static void check_equal_to_convert(const char *path, const char *type) {
     snprintf(gguf, sizeof gguf, "%s/converted.gguf", tmp);
     qwenc_model *src = check_open_model(path, 2), *conv = NULL, *q = open_quant(path, type, &rc, err, sizeof err);
     CHECK(rc == 0, "%s: %s", what, err);
-    if (src && q && qwenc_model_save_gguf(src, gguf, type, NULL, NULL, err, sizeof err) == 0) conv = check_open_model(gguf, 2);
+    if (src && q && qwenc_model_save_gguf(src, gguf, type, NULL, NULL, err, sizeof err) == 0)
+        conv = check_open_model(gguf, 2);
     CHECK(conv != NULL, "%s: convert: %s", what, err);
     if (conv && q) {
         CHECK(same_tensors(q, conv, what) == 0, "%s: tensors differ from the converted file", what);
         qwenc_model_info in;
         qwenc_model_get_info(q, &in);
-        float *a = check_eval_all(q, probe_ids, N_PROBE, in.vocab_size), *b = check_eval_all(conv, probe_ids, N_PROBE, in.vocab_size);
+        float *a = check_eval_all(q, probe_ids, N_PROBE, in.vocab_size);
+        float *b = check_eval_all(conv, probe_ids, N_PROBE, in.vocab_size);
         CHECK(!memcmp(a, b, (size_t)N_PROBE * in.vocab_size * sizeof *a), "%s: logits differ from the converted file's",
               what);
         free(a);
@@ -145,8 +147,8 @@ static void test_top1(const char *data, const char *demo) {
         for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
             int n;
             double r = top1_agreement(dir, types[k], &n);
-            printf("top-1 agreement with float32, %-16s %-6s: %5.1f%% of %d positions\n", i < 3 ? models[i] : "qwenc-demo",
-                   types[k], 100 * r, n);
+            printf("top-1 agreement with float32, %-16s %-6s: %5.1f%% of %d positions\n",
+                   i < 3 ? models[i] : "qwenc-demo", types[k], 100 * r, n);
             if (!strcmp(types[k], "q4_k")) CHECK(r >= 0.90, "%s q4_k: top-1 agreement %.3f < 0.90", dir, r);
         }
     }

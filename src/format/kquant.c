@@ -264,7 +264,8 @@ static void quant_q6_k_block(const float *x, unsigned char *b) {
         for (int l = 0; l < 32; l++) {
             ql[l] = (unsigned char)((Lh[l] & 0xF) | (Lh[l + 64] & 0xF) << 4);
             ql[l + 32] = (unsigned char)((Lh[l + 32] & 0xF) | (Lh[l + 96] & 0xF) << 4);
-            qh[l] = (unsigned char)(Lh[l] >> 4 | (Lh[l + 32] >> 4) << 2 | (Lh[l + 64] >> 4) << 4 | (Lh[l + 96] >> 4) << 6);
+            qh[l] = (unsigned char)(Lh[l] >> 4 | (Lh[l + 32] >> 4) << 2 | (Lh[l + 64] >> 4) << 4 |
+                                    (Lh[l + 96] >> 4) << 6);
         }
     }
 }

@@ -8,7 +8,9 @@
 
 static const struct {
     const char *name;
-    uint32_t type, file_type;  /* LLAMA_FTYPE_ALL_F32 0, MOSTLY_F16 1, Q4_0 2, Q8_0 7, Q4_K_S 14, Q4_K_M 15, Q6_K 18, BF16 32 */
+    /* file_type: LLAMA_FTYPE_ALL_F32 0, MOSTLY_F16 1, _Q4_0 2, _Q8_0 7, _Q4_K_S 14 (what --pure Q4_K writes),
+     * _Q4_K_M 15, _Q6_K 18, _BF16 32 */
+    uint32_t type, file_type;
     int q4_k_m;
 } recipes[] = {
     {"f32", QW_GGML_F32, 0, 0},   {"f16", QW_GGML_F16, 1, 0},   {"bf16", QW_GGML_BF16, 32, 0},

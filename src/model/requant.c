@@ -32,22 +32,20 @@ static int gguf_name(const qw_config *c, const qw_st_tensor *t, char *g, size_t 
 }
 
 /* What convert would do to tensor t: 1 and *cv filled when it changes type,
- * 0 when it stays as stored, or an error. */
-static int plan_one(const qw_config *c, const qw_quant_recipe *r, qw_st_tensor *t, conversion *cv, char *err,
-                    size_t errlen) {
+ * 0 when it stays as stored. */
+static int plan_one(const qw_config *c, const qw_quant_recipe *r, qw_st_tensor *t, conversion *cv) {
     char g[160];
     int n_dims = gguf_name(c, t, g, sizeof g);
-    if (!g[0] || t->rank < 1 || t->rank > 2) return 0;
+    /* not the model's, or an empty tensor: left for binding to judge */
+    if (!g[0] || t->rank < 1 || t->rank > 2 || t->shape[t->rank - 1] <= 0 || t->shape[0] <= 0) return 0;
     uint32_t src = qw_ggml_type_of(t->dtype);
-    if (src == UINT32_MAX)
-        return qw_errf(err, errlen, QWENC_EUNSUPPORTED, "tensor '%s' is %s, which cannot be converted", t->name,
-                       qw_dtype_name(t->dtype));
+    if (src == UINT32_MAX) return 0;  /* not a weight type: binding says so, naming the file */
     int64_t ne0 = t->shape[t->rank - 1];
     uint32_t dst = qw_quant_recipe_type(r, g, n_dims, ne0, c->tie_word_embeddings);
     if (dst == src) return 0;
     *cv = (conversion){t, src, dst, ne0, t->rank == 2 ? t->shape[0] : 1, qw_gguf_row_size(src, ne0),
                        qw_gguf_row_size(dst, ne0), 0};
-    return 1;
+    return cv->src_row && cv->dst_row;
 }
 
 static int plan_all(const qw_config *c, qw_checkpoint *ck, const qw_quant_recipe *r, conversion **out, int *n,
@@ -57,12 +55,7 @@ static int plan_all(const qw_config *c, qw_checkpoint *ck, const qw_quant_recipe
     *n = 0;
     *total = 0;
     for (int i = 0; i < ck->n_tensors; i++) {
-        int rc = plan_one(c, r, &ck->tensors[i], &cv[*n], err, errlen);
-        if (rc < 0) {
-            free(cv);
-            return rc;
-        }
-        if (!rc) continue;
+        if (!plan_one(c, r, &ck->tensors[i], &cv[*n])) continue;
         cv[*n].offset = *total;
         *total += ((size_t)cv[*n].rows * cv[*n].dst_row + ALIGN - 1) / ALIGN * ALIGN;
         (*n)++;
