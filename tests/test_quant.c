@@ -263,7 +263,7 @@ static void test_kquant_error(void) {
  * are refused. */
 static void test_kquant_edges(void) {
     float x[512] = {0}, y[512];
-    unsigned char q[512], zero[512] = {0};
+    unsigned char q[640], zero[640] = {0};  /* Q8_0 of 512 takes 544 bytes */
     for (uint32_t t = QW_GGML_Q4_K; t <= QW_GGML_Q6_K; t += QW_GGML_Q6_K - QW_GGML_Q4_K) {
         size_t nb = qw_gguf_row_size(t, 512);
         memset(q, 0xff, sizeof q);

@@ -137,14 +137,14 @@ static double top1_agreement(const char *dir, const char *type, int *n_pos) {
     return total ? (double)agree / total : 0;
 }
 
-static void test_top1(const char *data, const char *demo) {
+static void test_top1(const char *data, const char *demo, int full) {
     static const char *models[] = {"qwen3-tiny", "qwen2-tiny", "qwen3-moe-tiny"};
-    static const char *types[] = {"q8_0", "q6_k", "q4_k", "q4_0"};
+    static const char *types[] = {"q4_k", "q8_0", "q6_k", "q4_0"};
     char dir[4096];
     for (size_t i = 0; i < 4; i++) {
         if (i < 3) snprintf(dir, sizeof dir, "%s/models/%s", data, models[i]);
         else snprintf(dir, sizeof dir, "%s", demo);
-        for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        for (size_t k = 0; k < (full ? sizeof types / sizeof types[0] : 1); k++) {
             int n;
             double r = top1_agreement(dir, types[k], &n);
             printf("top-1 agreement with float32, %-16s %-6s: %5.1f%% of %d positions\n",
@@ -256,11 +256,13 @@ int main(void) {
             snprintf(dir, sizeof dir, "%s/models/%s", data, models[i]);
             check_equal_to_convert(dir, types[k]);
         }
-    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) check_equal_to_convert(demo, types[k]);
+    /* the sanitizer build is ~10x slower: there the demo model takes the k-quants only */
+    int full = getenv("QWENC_SANITIZED") == NULL;
+    for (size_t k = full ? 0 : 5; k < sizeof types / sizeof types[0]; k++) check_equal_to_convert(demo, types[k]);
     check_equal_to_convert(check_env("QWENC_GGUF_FIXTURE"), "q4_k");  /* from llama.cpp's Q8_0 file */
     check_synthetic("tiny-qwen2", "q6_k");
     check_synthetic("tiny-qwen3-moe", "q8_0");
-    test_top1(data, demo);
+    test_top1(data, demo, full);
     rmdir(tmp);
     return check_summary();
 }

@@ -1,5 +1,6 @@
 /* qwenc info: what a model is and what it will cost to run. */
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "qwenc.h"
 
 #include <stdio.h>
@@ -63,7 +64,9 @@ int cmd_info(int argc, char **argv) {
     mp.n_threads = (int)threads;
     mp.quant = quant;
     qwenc_model *m;
-    int rc = qwenc_model_open(dir, &mp, &m, err, sizeof err);
+    /* a bar while quantizing; without --quant nothing is read, so no bar */
+    int rc = quant ? cli_open_model_params(dir, &mp, &m, err, sizeof err)
+                   : qwenc_model_open(dir, &mp, &m, err, sizeof err);
     if (rc) {
         fprintf(stderr, "qwenc info: %s\n", err);
         return cli_exit_code(rc);
