@@ -47,6 +47,14 @@ typedef struct {
      * instead of the model's own; the only way a synthetic model gets one.
      * NULL: the model's own, if it has one. */
     const char *tokenizer;
+    /* Quantize at load: "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k",
+     * "q6_k" or "q4_k_m" converts the weights in memory, on the model's
+     * threads, to what qwenc_model_save_gguf with that type would write
+     * (matrices in the type, or llama.cpp's Q4_K_M mix; norms, biases and
+     * the MoE router f32), so the model equals that file loaded, bit for
+     * bit. progress, when set, then reports the conversion. NULL: the
+     * weights as stored. An unknown type is QWENC_EINVAL. */
+    const char *quant;
 } qwenc_model_params;
 
 void qwenc_model_params_init(qwenc_model_params *p);
@@ -60,7 +68,8 @@ void qwenc_model_free(qwenc_model *m);
  * benchmarks and tests. shape: "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b",
  * "qwen3-8b", "qwen3-14b", "qwen3-30b-a3b", "qwen2.5-0.5b", "qwen2.5-7b", or
  * the tiny test shapes "tiny-qwen3", "tiny-qwen3-moe", "tiny-qwen2". dtype:
- * "f32", "bf16", "q8_0" or "q4_0" for the matrices (norms, biases and the MoE
+ * "f32", "bf16", "q8_0" or "q4_0" for the matrices (params->quant then
+ * converts them, as for a model from files) (norms, biases and the MoE
  * router are f32, as in GGUF files). Weights are about N(0, 0.02), norm gains
  * 1; the same seed gives the same weights whatever the thread count. The
  * model has no tokenizer and neutral generation defaults (greedy, no eos).
@@ -107,9 +116,14 @@ void qwenc_model_foreach_tensor(const qwenc_model *m,
 /* Writes the model as a GGUF v3 file that llama.cpp loads (arch qwen3,
  * qwen3moe or qwen2; llama.cpp's tensor names; the tokenizer, when the model
  * has one, as tokenizer.ggml.* metadata with the chat template). type is
- * "f32", "f16", "bf16", "q8_0" or "q4_0": the type of the weight matrices
- * (vectors, norms and the MoE router stay f32, as llama.cpp's converter
- * keeps them). Works from any loaded model, GGUF included. The file appears
+ * "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k" or "q6_k": the type of the
+ * weight matrices (as llama-quantize --pure makes them), or "q4_k_m":
+ * llama-quantize's Q4_K_M mix (Q4_K, with Q6_K for the output and for the
+ * attn_v and ffn_down of some layers). Vectors, norms and the MoE router
+ * stay f32, as llama.cpp's converter keeps them; rows that are not whole
+ * blocks fall back as llama.cpp's do (Q4_K -> Q5_0, Q6_K -> Q8_0, else f16).
+ * Quantized bytes equal llama.cpp's reference quantizers'. Works from any
+ * loaded model, GGUF included. The file appears
  * at path only when complete (written beside it, then renamed). progress
  * (may be NULL) is called with bytes of tensor data written so far. */
 int qwenc_model_save_gguf(qwenc_model *m, const char *path, const char *type,

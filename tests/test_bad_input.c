@@ -116,6 +116,15 @@ static void info_of(const char *dir, const char *what, const char *n1, const cha
     expect_bad(what, args, n1, n2);
 }
 
+/* The same model with its weights quantized at load: the same error (what
+ * the conversion cannot convert it leaves for binding to report). */
+static void info_quant_of(const char *dir, const char *what, const char *n1, const char *n2) {
+    char args[700], label[200];
+    snprintf(args, sizeof args, "info -m %s --quant q4_k", dir);
+    snprintf(label, sizeof label, "%s, --quant q4_k", what);
+    expect_bad(label, args, n1, n2);
+}
+
 static void test_model_files(void) {
     char args[1024];
     snprintf(args, sizeof args, "info -m %s/does-not-exist", tmp);
@@ -138,15 +147,18 @@ static void test_model_files(void) {
     d = model_copy("wrong-shape");
     edit(d, "config.json", "\"intermediate_size\": 64", "\"intermediate_size\": 48");
     info_of(d, "wrong shape", "model.safetensors", "has shape");
+    info_quant_of(d, "wrong shape", "model.safetensors", "has shape");
 
     d = model_copy("missing-tensor");
     edit(d, "model.safetensors", "model.norm.weight", "model.norm.weigxx");
     info_of(d, "missing tensor", "missing tensor 'model.norm.weight'", NULL);
+    info_quant_of(d, "missing tensor", "missing tensor 'model.norm.weight'", NULL);
 
     d = model_copy("truncated");
     snprintf(p, sizeof p, "%s/model.safetensors", d);
     CHECK(truncate(p, 5000) == 0, "truncate");
     info_of(d, "truncated safetensors", "model.safetensors", "past the end of the file");
+    info_quant_of(d, "truncated safetensors", "model.safetensors", "past the end of the file");
 
     d = model_copy("tiny-file");
     snprintf(p, sizeof p, "%s/model.safetensors", d);
@@ -165,6 +177,7 @@ static void test_model_files(void) {
     d = model_copy("bad-dtype");
     edit(d, "model.safetensors", "\"BF16\"", "\"QQ16\"");
     info_of(d, "unknown dtype", "model.safetensors", "unknown dtype 'QQ16'");
+    info_quant_of(d, "unknown dtype", "model.safetensors", "unknown dtype 'QQ16'");
 
     d = model_copy("misaligned");
     misalign(d);
@@ -173,6 +186,7 @@ static void test_model_files(void) {
     d = model_copy("int-weights");
     edit(d, "model.safetensors", "\"BF16\"", "\"I16\" ");
     info_of(d, "integer weights", "model.safetensors", "dtype i16");
+    info_quant_of(d, "integer weights", "model.safetensors", "dtype i16");
 }
 
 /* dir/file replaced by a FIFO, a directory or a symlink to itself. */

@@ -1,7 +1,8 @@
 /* GGUF reading: the tiny Qwen3 written by llama.cpp's converter opens with
  * the metadata, tokenizer and tensors its HF config implies; Q8_0/Q4_0
  * dequantization is exact; hostile files (hand-made and corrupted copies of
- * the fixture) fail with one line naming the file and the problem. */
+ * the fixture; k-quant rows that are not whole super-blocks among them) fail
+ * with one line naming the file and the problem. */
 #include "check.h"
 #include "format/gguf.h"
 #include "format/gguf_model.h"
@@ -341,6 +342,17 @@ static void test_small_tensors(void) {
     one_tensor_case(blk, 1, 128, "not a whole number of q8_0 blocks of 32", "partial block");
     tinfo blk4[] = {{"x", 2, {48, 2}, QW_GGML_Q4_0, 0}};
     one_tensor_case(blk4, 1, 128, "not a whole number of q4_0 blocks of 32", "partial q4_0 block");
+    /* k-quant rows are super-blocks of 256: a Q4_K/Q6_K matrix of shorter
+     * rows (as a llama.cpp file never has) is refused at open */
+    tinfo k4[] = {{"blk.0.attn_q.weight", 2, {32, 32}, QW_GGML_Q4_K, 0}};
+    one_tensor_case(k4, 1, 4096, "tensor 'blk.0.attn_q.weight': ne0 = 32 is not a whole number of q4_k blocks of 256",
+                    "q4_k rows of 32");
+    tinfo k6[] = {{"x", 2, {384, 2}, QW_GGML_Q6_K, 0}};
+    one_tensor_case(k6, 1, 4096, "ne0 = 384 is not a whole number of q6_k blocks of 256", "q6_k rows of 384");
+    tinfo q5[] = {{"x", 1, {48}, QW_GGML_Q5_0, 0}};
+    one_tensor_case(q5, 1, 128, "ne0 = 48 is not a whole number of q5_0 blocks of 32", "q5_0 rows of 48");
+    tinfo k4short[] = {{"x", 2, {256, 4}, QW_GGML_Q4_K, 0}};  /* 576 bytes of data needed */
+    one_tensor_case(k4short, 1, 512, "past the end", "q4_k data cut short");
     tinfo mis[] = {{"x", 1, {4}, QW_GGML_F32, 4}};
     one_tensor_case(mis, 1, 128, "not a multiple of the alignment 32", "misaligned");
     tinfo past[] = {{"x", 1, {32}, QW_GGML_F32, 128}};
@@ -524,7 +536,7 @@ static void test_dequant_blocks(void) {
     }
     CHECK(bad == 0, "q4_0: %d wrong values (out[0] = %g, out[16] = %g)", bad, out[0], out[16]);
     CHECK(qw_dequant_row(QW_GGML_Q8_0, q8, 33, out) == QWENC_EINVAL, "partial block");
-    CHECK(qw_dequant_row(QW_GGML_Q4_K, q8, 256, out) == QWENC_EUNSUPPORTED, "q4_k is not dequantized");
+    CHECK(qw_dequant_row(QW_GGML_Q2_K, q8, 256, out) == QWENC_EUNSUPPORTED, "q2_k is not dequantized");
     CHECK(qw_gguf_row_size(QW_GGML_Q8_0, 64) == 68 && qw_gguf_row_size(QW_GGML_Q4_0, 64) == 36 &&
               qw_gguf_row_size(QW_GGML_Q4_K, 256) == 144 && qw_gguf_row_size(QW_GGML_Q6_K, 512) == 420 &&
               qw_gguf_row_size(QW_GGML_BF16, 3) == 6 && qw_gguf_row_size(QW_GGML_Q8_0, 33) == 0 &&

@@ -5,6 +5,7 @@
  *  - our reader reads every written file; the layout is llama.cpp's (names,
  *    F32 norms/router, stacked experts, tied embeddings, alignment) and the
  *    quantized tensors hold exactly qw_quant_row's bytes of the source;
+ *    Q4_K, Q6_K and Q5_0 tensors written directly read back as written;
  *  - the real Qwen3 tokenizer.json written as GGUF metadata equals what
  *    llama.cpp's converter wrote into the fixture GGUF (tokens, types,
  *    merges, special ids, template), and the tokenizer read back from the
@@ -376,6 +377,58 @@ static void bad_input(void) {
     CHECK(leftovers() == 0, "%d temporary files left behind", leftovers());
 }
 
+/* Q4_K, Q6_K and Q5_0 tensors written by the writer read back with their
+ * types, shapes and bytes, and dequantize to what was quantized. */
+static void kquant_tensors(void) {
+    static const struct { const char *name; uint32_t type; int64_t ne[2]; } t[] = {
+        {"blk.0.attn_q.weight", QW_GGML_Q4_K, {512, 3}},
+        {"blk.0.ffn_down.weight", QW_GGML_Q6_K, {256, 5}},
+        {"blk.0.attn_k.weight", QW_GGML_Q5_0, {96, 2}},
+    };
+    enum { N = 3 };
+    char err[512] = "";
+    const char *path = tmp_path("kquant.gguf");
+    unsigned char *data[N];
+    size_t bytes[N];
+    qw_gguf_writer *w = NULL;
+    int rc = qw_gguf_writer_new(path, 32, &w, err, sizeof err);
+    for (int i = 0; i < N && !rc; i++) rc = qw_gguf_add_tensor(w, t[i].name, t[i].type, 2, t[i].ne);
+    if (!rc) rc = qw_gguf_writer_begin_data(w);
+    for (int i = 0; i < N; i++) {
+        int64_t n = t[i].ne[0] * t[i].ne[1];
+        float *x = malloc((size_t)n * sizeof *x);
+        for (int64_t k = 0; k < n; k++) x[k] = sinf((float)k * 0.37f + (float)i) * 0.05f;
+        bytes[i] = qw_gguf_row_size(t[i].type, t[i].ne[0]) * (size_t)t[i].ne[1];
+        data[i] = malloc(bytes[i]);
+        for (int64_t r = 0; r < t[i].ne[1]; r++)
+            qw_quant_row(t[i].type, x + r * t[i].ne[0], t[i].ne[0],
+                         data[i] + (size_t)r * qw_gguf_row_size(t[i].type, t[i].ne[0]));
+        if (!rc) rc = qw_gguf_write_data(w, data[i], bytes[i]);
+        free(x);
+    }
+    if (!rc) rc = qw_gguf_writer_finish(w);
+    qw_gguf_writer_free(w);
+    CHECK(rc == 0, "write k-quant tensors: %s", err);
+    qw_gguf g;
+    rc = rc ? rc : qw_gguf_open(path, &g, err, sizeof err);
+    CHECK(rc == 0, "read k-quant tensors: %s", err);
+    for (int i = 0; i < N && !rc; i++) {
+        const qw_gguf_tensor *r = NULL;
+        CHECK(qw_gguf_tensor_get(&g, t[i].name, &r, err, sizeof err) == 0 && r->type == t[i].type &&
+                  r->n_dims == 2 && r->ne[0] == t[i].ne[0] && r->ne[1] == t[i].ne[1] && r->nbytes == bytes[i] &&
+                  !memcmp(r->data, data[i], bytes[i]),
+              "%s read back as written", t[i].name);
+        int64_t n = t[i].ne[0] * t[i].ne[1];
+        float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+        CHECK(qw_dequant_row(t[i].type, r->data, n, a) == 0 && qw_dequant_row(t[i].type, data[i], n, b) == 0 &&
+                  !memcmp(a, b, (size_t)n * sizeof *a),
+              "%s dequantizes as written", t[i].name);
+        free(a), free(b);
+    }
+    if (!rc) qw_gguf_close(&g);
+    for (int i = 0; i < N; i++) free(data[i]);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/qwenc-gguf-write-XXXXXX");
     if (!mkdtemp(tmp)) { perror("mkdtemp"); return 2; }
@@ -383,6 +436,7 @@ int main(void) {
     fixture_round_trip("qwen2-tiny", 0);
     fixture_round_trip("qwen3-moe-tiny", 1);
     tokenizer_like_llamacpp();
+    kquant_tensors();
     bad_input();
     CHECK(leftovers() == 0, "%d temporary files left behind", leftovers());
     char cmd[300];

@@ -1,11 +1,16 @@
-/* Quantizers (float32 -> f16, bf16, Q8_0, Q4_0): rounding of every f16
- * value and of the halfway points between them, blocks whose bytes are known
- * by hand (nibble order, halves away from zero, the Q4_0 clamp), error
- * bounds of dequant(quant(x)), and llama.cpp's own Q8_0 bytes: the tensors of
- * the GGUF written by llama.cpp's converter quantize back to themselves. */
+/* Quantizers (float32 -> f16, bf16, Q8_0, Q4_0, Q5_0, Q4_K, Q6_K): rounding
+ * of every f16 value and of the halfway points between them, blocks whose
+ * bytes are known by hand (nibble order, halves away from zero, the Q4_0 and
+ * Q5_0 clamps and fifth bits, the k-quants' packed 6-bit scales and mins and
+ * split 6-bit quants, read back element by element from the layout), error
+ * bounds of dequant(quant(x)), edge rows (zero, tiny, NaN), and llama.cpp's
+ * own Q8_0 bytes: the tensors of the GGUF written by llama.cpp's converter
+ * quantize back to themselves. (scripts/check-llamacpp-convert compares every
+ * type with ggml's own code.) */
 #include "check.h"
 #include "format/dtype.h"
 #include "format/gguf.h"
+#include "format/kquant.h"
 #include "format/quant.h"
 #include "qwenc.h"
 
@@ -141,7 +146,139 @@ static void test_error_bounds(void) {
     CHECK(bad8 == 0 && bad4 == 0 && badf == 0, "outside the bounds: q8_0 %d, q4_0 %d, float types %d", bad8, bad4,
           badf);
     CHECK(qw_quant_row(QW_GGML_Q8_0, x, 33, q) == QWENC_EINVAL, "a partial block");
-    CHECK(qw_quant_row(QW_GGML_Q4_K, x, 256, q) == QWENC_EUNSUPPORTED, "q4_k is not written");
+    CHECK(qw_quant_row(QW_GGML_Q5_K, x, 256, q) == QWENC_EUNSUPPORTED, "q5_k is not written");
+}
+
+/* max -16 gives d = 1: q = trunc(x + 16.5), at most 31; bit j of the
+ * little-endian qh word is the fifth bit of element j. */
+static void test_q5_0_known_block(void) {
+    float x[32] = {0};
+    x[0] = -16.0f, x[1] = 15.0f, x[2] = 15.4f, x[3] = -0.5f, x[4] = -0.6f, x[5] = 0.5f;
+    x[16] = 1.0f, x[17] = -15.9f, x[20] = 7.2f;
+    int q[32];
+    for (int j = 0; j < 32; j++) q[j] = 16;
+    q[0] = 0, q[1] = 31, q[2] = 31, q[3] = 16, q[4] = 15, q[5] = 17, q[16] = 17, q[17] = 0, q[20] = 23;
+    unsigned char b[22];
+    float y[32];
+    CHECK(qw_quant_row(QW_GGML_Q5_0, x, 32, b) == 0 && qw_dequant_row(QW_GGML_Q5_0, b, 32, y) == 0, "q5_0");
+    CHECK(b[0] == 0x00 && b[1] == 0x3c, "d = 1.0: %02x %02x", b[0], b[1]);
+    uint32_t qh = (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
+    int bad = 0;
+    for (int j = 0; j < 32; j++) {
+        int nib = j < 16 ? b[6 + j] & 15 : b[6 + j - 16] >> 4;
+        bad += (nib | (int)(qh >> j & 1) << 4) != q[j];
+        bad += y[j] != (float)(q[j] - 16);
+    }
+    CHECK(bad == 0, "%d q5_0 quants or values wrong (qh %08x)", bad, qh);
+}
+
+/* Q4_K: sub-block j of x = q * c_j / 1008 - e_j / 252 (q in 0..15, every
+ * value present) is fitted exactly: the 6-bit scales come out as c_j (the
+ * largest, 63, sets d = (1/16) / 63) and the mins as e_j (the largest, 63,
+ * sets dmin = 0.25 / 63), the quants as q. Read back from the layout: the
+ * packed scale bytes, and element 64r + 32h + l in nibble h of byte 32r + l. */
+static void test_q4_k_known_block(void) {
+    static const int c[8] = {63, 50, 40, 33, 20, 17, 9, 5}, e[8] = {0, 63, 10, 17, 31, 47, 5, 60};
+    float x[256], y[256];
+    int q[256];
+    for (int j = 0; j < 8; j++)
+        for (int l = 0; l < 32; l++) {
+            q[32 * j + l] = (7 * l + j) % 16;
+            x[32 * j + l] = (float)q[32 * j + l] * (float)c[j] / 1008.0f - (float)e[j] / 252.0f;
+        }
+    unsigned char b[QW_Q4_K_BYTES];
+    CHECK(qw_quant_row(QW_GGML_Q4_K, x, 256, b) == 0 && qw_dequant_row(QW_GGML_Q4_K, b, 256, y) == 0, "q4_k");
+    float d = qw_f16_to_f32((uint16_t)(b[0] | b[1] << 8)), dmin = qw_f16_to_f32((uint16_t)(b[2] | b[3] << 8));
+    CHECK(fabsf(d * 63 - 1.0f / 16) < 1e-4f && fabsf(dmin * 63 - 0.25f) < 4e-4f, "d %g, dmin %g", d, dmin);
+    const unsigned char *sc = b + 4, *qs = b + 16;
+    int bad_sc = 0, bad_q = 0, bad_y = 0;
+    for (int j = 0; j < 8; j++) {
+        int s = j < 4 ? sc[j] & 63 : (sc[j + 4] & 15) | (sc[j - 4] >> 6) << 4;
+        int m = j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | (sc[j] >> 6) << 4;
+        bad_sc += s != c[j] || m != e[j];
+        for (int l = 0; l < 32; l++) {
+            int el = 32 * j + l, r = el / 64, h = el % 64 / 32, k = el % 32;
+            bad_q += (qs[32 * r + k] >> (4 * h) & 15) != q[el];
+            float want = d * (float)c[j] * (float)q[el] - dmin * (float)e[j];
+            bad_y += y[el] != want || fabsf(y[el] - x[el]) > 2e-3f;
+        }
+    }
+    CHECK(bad_sc == 0, "%d of 8 scale/min pairs wrong", bad_sc);
+    CHECK(bad_q == 0 && bad_y == 0, "%d quants, %d values wrong", bad_q, bad_y);
+}
+
+/* Q6_K: every 16-element group holds -1 and values k / 32 with |k| <= 17,
+ * so -32 / max = 32 fits exactly: all group scales 1/32, stored as -128
+ * under d = -2^-12, and quant k + 32. Element 128h + 32s + l: low nibble
+ * in byte 64h + 32(s % 2) + l (high half when s >= 2), top two bits in
+ * bits 2s of qh byte 32h + l. */
+static void test_q6_k_known_block(void) {
+    float x[256], y[256];
+    int L[256];
+    for (int g = 0; g < 16; g++)
+        for (int l = 0; l < 16; l++) {
+            int k = l == 0 ? -32 : (g * 5 + l * 7) % 35 - 17;
+            x[16 * g + l] = (float)k / 32;
+            L[16 * g + l] = k + 32;
+        }
+    unsigned char b[QW_Q6_K_BYTES];
+    CHECK(qw_quant_row(QW_GGML_Q6_K, x, 256, b) == 0 && qw_dequant_row(QW_GGML_Q6_K, b, 256, y) == 0, "q6_k");
+    CHECK(b[208] == 0x00 && b[209] == 0x8c, "d = -2^-12 (00 8c): %02x %02x", b[208], b[209]);
+    int bad_sc = 0, bad_q = 0, bad_y = 0;
+    for (int g = 0; g < 16; g++) bad_sc += b[192 + g] != 0x80;
+    for (int el = 0; el < 256; el++) {
+        int h = el / 128, s = el % 128 / 32, l = el % 32;
+        int lo = b[64 * h + 32 * (s % 2) + l] >> (4 * (s / 2)) & 15, hi = b[128 + 32 * h + l] >> (2 * s) & 3;
+        bad_q += (lo | hi << 4) != L[el];
+        bad_y += y[el] != x[el];
+    }
+    CHECK(bad_sc == 0 && bad_q == 0 && bad_y == 0, "%d scales, %d quants, %d values wrong", bad_sc, bad_q, bad_y);
+}
+
+static double rms_error(uint32_t type, const float *x, int n, unsigned char *q, float *y) {
+    CHECK(qw_quant_row(type, x, n, q) == 0 && qw_dequant_row(type, q, n, y) == 0, "%s", qw_gguf_type_name(type));
+    double se = 0, sx = 0;
+    for (int i = 0; i < n; i++) se += ((double)x[i] - y[i]) * ((double)x[i] - y[i]), sx += (double)x[i] * x[i];
+    return sqrt(se / sx);
+}
+
+/* Relative RMS error of dequant(quant(x)) on bell-shaped rows (a sum of
+ * uniforms, as trained weights look), with some outliers, at two scales. */
+static void test_kquant_error(void) {
+    enum { N = 256 * 64 };
+    static float x[N], y[N];
+    static unsigned char q[N * 2];
+    for (int i = 0; i < N; i++) {
+        x[i] = (frand() + frand() + frand() + frand()) * (i < N / 2 ? 0.02f : 3e-5f);
+        if (i % 997 == 0) x[i] *= 12;
+    }
+    double e4 = rms_error(QW_GGML_Q4_K, x, N, q, y), e6 = rms_error(QW_GGML_Q6_K, x, N, q, y);
+    double e5 = rms_error(QW_GGML_Q5_0, x, N, q, y), e40 = rms_error(QW_GGML_Q4_0, x, N, q, y);
+    CHECK(e6 < 0.03 && e5 < 0.065 && e4 < 0.095 && e4 < e40, "rms errors: q6_k %.4f, q5_0 %.4f, q4_k %.4f, q4_0 %.4f",
+          e6, e5, e4, e40);
+}
+
+/* Zero and tiny rows give zero blocks; NaN and infinity give some bytes
+ * without undefined behaviour (the sanitizer build checks); partial blocks
+ * are refused. */
+static void test_kquant_edges(void) {
+    float x[512] = {0}, y[512];
+    unsigned char q[640], zero[640] = {0};  /* Q8_0 of 512 takes 544 bytes */
+    for (uint32_t t = QW_GGML_Q4_K; t <= QW_GGML_Q6_K; t += QW_GGML_Q6_K - QW_GGML_Q4_K) {
+        size_t nb = qw_gguf_row_size(t, 512);
+        memset(q, 0xff, sizeof q);
+        CHECK(qw_quant_row(t, x, 512, q) == 0 && !memcmp(q, zero, nb), "%s: zeros", qw_gguf_type_name(t));
+        CHECK(qw_quant_row(t, x, 255, q) == QWENC_EINVAL && qw_dequant_row(t, q, 300, y) == QWENC_EINVAL,
+              "%s: partial super-block", qw_gguf_type_name(t));
+    }
+    for (int i = 0; i < 256; i++) x[i] = frand() * 1e-20f;
+    CHECK(qw_quant_row(QW_GGML_Q6_K, x, 256, q) == 0 && !memcmp(q, zero, QW_Q6_K_BYTES), "q6_k: below 1e-15");
+    for (int i = 0; i < 512; i++) x[i] = frand();
+    x[3] = NAN, x[300] = INFINITY, x[301] = -INFINITY;
+    uint32_t types[] = {QW_GGML_Q8_0, QW_GGML_Q4_0, QW_GGML_Q5_0, QW_GGML_Q4_K, QW_GGML_Q6_K};
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+        CHECK(qw_quant_row(types[k], x, 512, q) == 0 && qw_dequant_row(types[k], q, 512, y) == 0, "%s: NaN row",
+              qw_gguf_type_name(types[k]));
 }
 
 /* llama.cpp's converter quantized these tensors from float32 with its
@@ -178,6 +315,11 @@ int main(void) {
     test_q8_0_known_block();
     test_q4_0_known_block();
     test_error_bounds();
+    test_q5_0_known_block();
+    test_q4_k_known_block();
+    test_q6_k_known_block();
+    test_kquant_error();
+    test_kquant_edges();
     test_llamacpp_q8_0_bytes();
     return check_summary();
 }

@@ -6,6 +6,7 @@
 #include "model/finite.h"
 #include "model/gguf_export.h"
 #include "model/model.h"
+#include "model/requant.h"
 #include "model/synthetic.h"
 
 #include <math.h>
@@ -43,11 +44,16 @@ static int model_new(const char *name, const qwenc_model_params *params, qwenc_m
     return 0;
 }
 
-/* Once the config and checkpoint are in: names to weights, and the rest. */
+/* Once the config and checkpoint are in: the weights converted if asked
+ * (which reads them all, so no prefetch then: it would read the released
+ * source pages back), names to weights, and the rest. */
 static int model_bind(qwenc_model *m, const qwenc_model_params *params, char *err, size_t errlen) {
-    int rc = qw_weights_bind(&m->cfg, &m->ck, m->dir, &m->w, err, errlen);
+    int rc = params->quant ? qw_requant(&m->cfg, &m->ck, params->quant, m->pool, params->progress,
+                                        params->progress_ctx, err, errlen)
+                           : 0;
+    if (!rc) rc = qw_weights_bind(&m->cfg, &m->ck, m->dir, &m->w, err, errlen);
     if (rc) return rc;
-    if (params->progress) qw_checkpoint_prefetch(&m->ck, params->progress, params->progress_ctx);
+    if (params->progress && !params->quant) qw_checkpoint_prefetch(&m->ck, params->progress, params->progress_ctx);
     m->be = qw_backend_cpu();
     if ((rc = qw_weights_pack(&m->w, &m->ck, m->be, m->pool, err, errlen))) return rc;
     m->inv_freq = rope_inv_freq(&m->cfg);

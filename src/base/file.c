@@ -65,10 +65,26 @@ void qw_file_unmap(qw_mapped_file *f) {
     f->size = 0;
 }
 
-void qw_file_drop_pages(const void *p, size_t n) {
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)p + page - 1) / page * page,
+int qw_anon_map(size_t size, qw_mapped_file *out) {
+    out->data = NULL;
+    out->size = 0;
+    if (!size) return 0;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return QWENC_ENOMEM;
+    out->data = p;
+    out->size = size;
+    return 0;
+}
+
+void qw_anon_seal(qw_mapped_file *f) {
+    if (f->data) mprotect((void *)f->data, f->size, PROT_READ);
+}
+
+void qw_pages_release(const void *p, size_t n) {
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t page = pg > 0 ? (uintptr_t)pg : 4096, a = ((uintptr_t)p + page - 1) / page * page,
               b = ((uintptr_t)p + n) / page * page;
-    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);  /* advice: a refusal changes nothing */
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 int qw_file_read_all(const char *path, char **data, size_t *size, char *err, size_t errlen) {

@@ -13,12 +13,20 @@ typedef struct {
  * refused by its type, without waiting on it. */
 int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen);
 void qw_file_unmap(qw_mapped_file *f);
-/* Gives the pages wholly inside [p, p + n) of a read-only file mapping back
- * to the system: they stay valid, read again from the file if touched. */
-void qw_file_drop_pages(const void *p, size_t n);
 
-/* Reads a whole (small) regular file into a malloc'd NUL-terminated buffer:
- * config.json, tokenizer.json; more than QW_FILE_MAX_SMALL bytes is an error. */
+/* Anonymous read-write memory of size bytes, page-aligned and zeroed, as a
+ * qw_mapped_file (so qw_file_unmap releases it); 0 or QWENC_ENOMEM. */
+int qw_anon_map(size_t size, qw_mapped_file *out);
+/* Makes such memory read-only, as a file mapping is. */
+void qw_anon_seal(qw_mapped_file *f);
+
+/* Returns the pages wholly inside [p, p + n) of a read-only mapping to the
+ * system (madvise MADV_DONTNEED): a file mapping reads them back from the
+ * file if they are touched again, an anonymous one reads zeros, so the
+ * caller must be done with the bytes. Best effort: errors are ignored. */
+void qw_pages_release(const void *p, size_t n);
+
+/* Reads a whole (small) file into a malloc'd NUL-terminated buffer. */
 int qw_file_read_all(const char *path, char **data, size_t *size, char *err, size_t errlen);
 
 #define QW_FILE_MAX_SMALL (256 << 20)

@@ -29,13 +29,22 @@ int cli_exit_code(int rc) {
     }
 }
 
+/* arg is "--name" of a long option that takes a value (getopt_long reports
+ * its missing value as '?' too). */
+static int long_needs_value(const char *arg, const struct option *longopts) {
+    if (strncmp(arg, "--", 2)) return 0;
+    for (const struct option *o = longopts; o->name; o++)
+        if (!strcmp(arg + 2, o->name)) return o->has_arg == required_argument;
+    return 0;
+}
+
 int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                const struct option *longopts) {
     opterr = 0;
     int c = getopt_long(argc, argv, shortopts, longopts, NULL);
     if (c == '?' || c == ':') {
         const char *arg = argv[optind - 1];
-        if (c == ':' || (optopt && strchr(shortopts, optopt)))
+        if (c == ':' || (optopt > 0 && optopt < 256 && strchr(shortopts, optopt)) || long_needs_value(arg, longopts))
             cli_bad(cmd, "option '%s' needs a value (see qwenc %s --help)", arg, cmd);
         else
             cli_bad(cmd, "unknown option '%s' (see qwenc %s --help)", arg, cmd);

@@ -43,6 +43,12 @@ int cli_parse_ids(const char *cmd, const char *s, int32_t **ids, int *n);
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_parse_float(const char *cmd, const char *opt, const char *s, double *out);
 
+/* --quant TYPE, the same on every subcommand that opens a model: the
+ * weights quantized at load (qwenc_model_params.quant). */
+enum { CLI_O_QUANT = 950 };
+#define CLI_QUANT_LONGOPT {"quant", required_argument, 0, CLI_O_QUANT}
+#define CLI_QUANT_TYPES "f32, f16, bf16, q8_0, q4_0, q4_k, q6_k or q4_k_m"
+
 /* Sampling options, the same on every subcommand that generates. */
 enum {
     CLI_O_GREEDY = 900, CLI_O_TEMP, CLI_O_TOPK, CLI_O_TOPP, CLI_O_MINP, CLI_O_SEED,

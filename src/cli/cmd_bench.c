@@ -22,15 +22,18 @@ static const char bench_usage[] =
     "starting from an empty session (position 0), without sampling. Token ids\n"
     "are random below the vocabulary size, from --seed. Before the first\n"
     "repetition one token is evaluated and discarded, so that every weight page\n"
-    "is in memory. Reports the median, min and max of the repetitions, the peak\n"
-    "resident memory, and the weight traffic of decoding: the bytes of weights\n"
-    "one token reads (as stored; active experts only) x median decode tok/s.\n"
+    "is in memory. Reports the median, min and max of the repetitions, the time\n"
+    "the model took to load (to build, for --synthetic; quantizing included), the\n"
+    "peak resident memory, and the weight traffic of decoding: the bytes of\n"
+    "weights one token reads (as stored; active experts only) x median decode tok/s.\n"
     "\n"
     "  -m, --model MODEL     a model directory, a .gguf file or a name in the models directory\n"
     "      --synthetic SHAPE a random-weight model of a real shape, built in memory: qwen3-0.6b,\n"
     "                        qwen3-1.7b, qwen3-4b, qwen3-8b, qwen3-14b, qwen3-30b-a3b,\n"
     "                        qwen2.5-0.5b, qwen2.5-7b (tiny-qwen3, tiny-qwen3-moe, tiny-qwen2 for tests)\n"
     "      --type TYPE       weights of the synthetic model: f32, bf16, q8_0, q4_0 (default bf16)\n"
+    "      --quant TYPE      quantize the weights at load to " CLI_QUANT_TYPES "\n"
+    "                        (as qwenc convert --type writes them)\n"
     "  -p, --n-prompt N      prompt tokens to prefill (default 512; 0 skips prefill)\n"
     "  -n, --n-gen N         tokens to decode (default 128; 0 skips decode)\n"
     "  -t, --threads N       compute threads (default: the online CPUs, as llama-bench)\n"
@@ -41,12 +44,12 @@ static const char bench_usage[] =
     "      --seed N          seed of the token ids and the synthetic weights (default 0)\n"
     "      --json            print one JSON line instead of a table:\n"
     "                        {\"prefill_tps\": {\"median\", \"min\", \"max\"}, \"decode_tps\": {...},\n"
-    "                         \"peak_rss_mb\", \"weight_gbps\", \"model\", \"type\", \"threads\", \"prompt\",\n"
-    "                         \"gen\", \"reps\", ...}; a skipped test is null\n"
+    "                         \"peak_rss_mb\", \"load_s\", \"weight_gbps\", \"model\", \"type\", \"threads\",\n"
+    "                         \"prompt\", \"gen\", \"reps\", ...}; a skipped test is null\n"
     "  -h, --help            show this help\n";
 
 typedef struct {
-    const char *model, *synthetic, *type;
+    const char *model, *synthetic, *type, *quant;
     long n_prompt, n_gen, threads, reps, seed, parallel;
     int json;
 } bench_opts;
@@ -59,7 +62,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         {"n-gen", required_argument, 0, 'n'},    {"threads", required_argument, 0, 't'},
         {"repetitions", required_argument, 0, 'r'}, {"seed", required_argument, 0, O_SEED},
         {"json", no_argument, 0, O_JSON},        {"help", no_argument, 0, 'h'},
-        {"parallel", required_argument, 0, O_PARALLEL},
+        {"parallel", required_argument, 0, O_PARALLEL}, CLI_QUANT_LONGOPT,
         {0, 0, 0, 0}};
     const char *cmd = "bench";
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -77,6 +80,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         case O_SEED: bad = cli_parse_int(cmd, "--seed", optarg, 0, LONG_MAX, &o->seed); break;
         case O_JSON: o->json = 1; break;
         case O_PARALLEL: bad = cli_parse_int(cmd, "--parallel", optarg, 1, 256, &o->parallel); break;
+        case CLI_O_QUANT: o->quant = optarg; break;
         case 'h': fputs(bench_usage, stdout); return -1;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -111,6 +115,7 @@ static stats stats_of(double *v, int n) {
 typedef struct {
     stats prefill, decode;
     int have_prefill, have_decode;
+    double load_s;
 } results;
 
 static int prefill_once(qwenc_session *s, const int32_t *ids, int n, double *tps, char *err, size_t errlen) {
@@ -184,10 +189,10 @@ static json_t *stats_json(const stats *s, int have) {
 }
 
 static void print_json(const bench_opts *o, const qwenc_model_info *in, const results *r, double gbps) {
-    json_t *j = json_pack("{s:o,s:o,s:f,s:o,s:s,s:s,s:b,s:i,s:i,s:i,s:i,s:i,s:I,s:I}",
+    json_t *j = json_pack("{s:o,s:o,s:f,s:f,s:o,s:s,s:s,s:b,s:i,s:i,s:i,s:i,s:i,s:I,s:I}",
                           "prefill_tps", stats_json(&r->prefill, r->have_prefill),
                           "decode_tps", stats_json(&r->decode, r->have_decode),
-                          "peak_rss_mb", peak_rss_mib(),
+                          "peak_rss_mb", peak_rss_mib(), "load_s", r->load_s,
                           "weight_gbps", r->have_decode ? json_real(gbps) : json_null(),
                           "model", o->synthetic ? o->synthetic : o->model, "type", in->weight_dtype,
                           "synthetic", o->synthetic != NULL, "threads", (int)o->threads,
@@ -232,7 +237,7 @@ static void print_table(const bench_opts *o, const qwenc_model_info *in, const r
     if (o->parallel > 1) snprintf(test, sizeof test, "tg%ldx%ld", o->n_gen, o->parallel);
     else snprintf(test, sizeof test, "tg%ld", o->n_gen);
     if (r->have_decode) print_row(model, in, o->threads, test, &r->decode);
-    printf("\npeak RSS %.1f MiB", peak_rss_mib());
+    printf("\nload %.2f s; peak RSS %.1f MiB", r->load_s, peak_rss_mib());
     if (r->have_decode)
         printf("; weight traffic %.2f GB/s (%.1f MiB of weights per step x %.2f steps/s)", gbps,
                in->weight_bytes_per_token / 1048576.0, r->decode.median / (double)o->parallel);
@@ -243,14 +248,15 @@ static void print_table(const bench_opts *o, const qwenc_model_info *in, const r
 
 /* path: the resolved -m MODEL, NULL for --synthetic. */
 static int open_model(const bench_opts *o, const char *path, qwenc_model **m, char *err, size_t errlen) {
-    if (path) return cli_open_model(path, (int)o->threads, m, err, errlen);
+    if (path) return cli_open_model(path, (int)o->threads, o->quant, m, err, errlen);
     qwenc_model_params mp;
     qwenc_model_params_init(&mp);
     mp.n_threads = (int)o->threads;
+    mp.quant = o->quant;
     return qwenc_model_open_synthetic(o->synthetic, o->type, (uint64_t)o->seed, &mp, m, err, errlen);
 }
 
-static int bench(const bench_opts *o, qwenc_model *m, char *err, size_t errlen) {
+static int bench(const bench_opts *o, qwenc_model *m, double load_s, char *err, size_t errlen) {
     qwenc_model_info in;
     qwenc_model_get_info(m, &in);
     long n_ctx = o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen;
@@ -260,7 +266,7 @@ static int bench(const bench_opts *o, qwenc_model *m, char *err, size_t errlen) 
     int rc = ids ? qwenc_kv_pool_new(m, n_ctx * o->parallel, &pool, err, errlen) : QWENC_ENOMEM;
     if (!ids) snprintf(err, errlen, "out of memory");
     for (int k = 0; k < o->parallel && !rc; k++) rc = qwenc_session_new_in_pool(m, pool, (int)n_ctx, &s[k], err, errlen);
-    results r = {0};
+    results r = {.load_s = load_s};
     if (!rc) rc = measure(o, s, ids, &r, err, errlen);
     if (!rc) {
         /* one step reads the weights once for all the sequences */
@@ -281,8 +287,9 @@ int cmd_bench(int argc, char **argv) {
     char err[512] = "", path[PATH_MAX];
     if (o.model && (st = cli_resolve_model("bench", o.model, path, sizeof path))) return st;
     qwenc_model *m = NULL;
+    double t0 = cli_now();
     int rc = open_model(&o, o.model ? path : NULL, &m, err, sizeof err);
-    if (!rc) rc = bench(&o, m, err, sizeof err);
+    if (!rc) rc = bench(&o, m, cli_now() - t0, err, sizeof err);
     if (rc) fprintf(stderr, "qwenc bench: %s\n", err);
     qwenc_model_free(m);
     return cli_exit_code(rc);

@@ -35,6 +35,8 @@ static const char chat_usage[] =
     CLI_SAMPLING_HELP
     "  -t, --threads N     compute threads (default 1)\n"
     "  -c, --ctx N         context length (default min(4096, max_position_embeddings))\n"
+    "      --quant TYPE    quantize the weights at load to " CLI_QUANT_TYPES "\n"
+    "                      (as qwenc convert --type writes them)\n"
     "  -h, --help          show this help\n";
 
 static const char chat_help[] =
@@ -60,6 +62,7 @@ static void on_sigint(int sig) {
 typedef struct {
     const char *model;
     const char *system;
+    const char *quant;
     long threads, ctx, n_predict;
     cli_sampling sampling;
     int no_think, hide_thinking;
@@ -89,7 +92,7 @@ static int parse_opts(int argc, char **argv, chat_opts *o) {
         {"no-think", no_argument, 0, O_NOTHINK}, {"hide-thinking", no_argument, 0, O_HIDE},
         {"n-predict", required_argument, 0, 'n'}, CLI_SAMPLING_LONGOPTS,
         {"threads", required_argument, 0, 't'},  {"ctx", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},           CLI_QUANT_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "chat";
     memset(o, 0, sizeof *o);
     o->n_predict = -1;
@@ -110,6 +113,7 @@ static int parse_opts(int argc, char **argv, chat_opts *o) {
         case 'n': bad = cli_parse_int(cmd, "--n-predict", optarg, 1, 1 << 24, &o->n_predict); break;
         case 't': bad = cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
         case 'c': bad = cli_parse_int(cmd, "--ctx", optarg, 1, 1 << 24, &o->ctx); break;
+        case CLI_O_QUANT: o->quant = optarg; break;
         case 'h': fputs(chat_usage, stdout); return -1;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -364,7 +368,7 @@ static void setup_tty(void) {
 }
 
 static int open_all(chat_state *c, const char *path, char *err, size_t errlen) {
-    int rc = cli_open_model(path, (int)c->o->threads, &c->m, err, errlen);
+    int rc = cli_open_model(path, (int)c->o->threads, c->o->quant, &c->m, err, errlen);
     if (!rc && !(c->tok = qwenc_model_tokenizer(c->m))) {
         snprintf(err, errlen, "%.400s: no tokenizer.json, so no chat", path);
         rc = QWENC_EINVAL;

@@ -1,5 +1,6 @@
 /* qwenc convert: a model (Hugging Face directory or GGUF) to a GGUF file
- * that llama.cpp loads, with the weights as bf16, f16, f32, q8_0 or q4_0. */
+ * that llama.cpp loads, with the weights as bf16, f16, f32, q8_0, q4_0,
+ * q4_k, q6_k or llama.cpp's q4_k_m mix. */
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "qwenc.h"
@@ -14,8 +15,12 @@ static const char convert_usage[] =
     "\n"
     "Writes MODEL as one GGUF file (weights, config and tokenizer with its chat\n"
     "template) that llama.cpp, Ollama and qwenc load. Vectors, norms and the MoE\n"
-    "router stay f32, as llama.cpp's converter keeps them; q4_0 quantizes every\n"
-    "matrix, the embeddings included. The file appears only when complete.\n"
+    "router stay f32, as llama.cpp's converter keeps them; q8_0, q4_0, q4_k and\n"
+    "q6_k quantize every matrix, the embeddings included (llama-quantize --pure),\n"
+    "q4_k_m is llama-quantize's Q4_K_M (Q4_K; Q6_K for the output and for attn_v\n"
+    "and ffn_down in some layers). Rows that are not whole blocks fall back as in\n"
+    "llama.cpp (q4_k to q5_0, q6_k to q8_0, else f16). Quantized bytes equal\n"
+    "llama.cpp's reference quantizers'. The file appears only when complete.\n"
     "\n"
     "  -m, --model MODEL  model directory, .gguf file or name in the models directory\n"
     "      --synthetic SHAPE  instead of -m: a random-weight model of a real shape\n"
@@ -25,7 +30,7 @@ static const char convert_usage[] =
     "                     with --synthetic, replaces the model's own otherwise\n"
     "      --seed N       seed of the synthetic weights (default 1)\n"
     "  -o, --out FILE     the GGUF file to write (replaced if it exists)\n"
-    "      --type TYPE    bf16 (default), f16, f32, q8_0 or q4_0\n"
+    "      --type TYPE    bf16 (default), f16, f32, q8_0, q4_0, q4_k, q6_k or q4_k_m\n"
     "  -t, --threads N    threads for quantizing (default 1)\n"
     "  -h, --help         show this help\n";
 
@@ -61,10 +66,20 @@ static int parse(int argc, char **argv, convert_opts *o) {
     if (o->synthetic && !o->tokenizer)
         return cli_bad("convert", "--synthetic needs --tokenizer DIR (a GGUF file carries its tokenizer)");
     if (!o->out) return cli_bad("convert", "no output file given (-o FILE.gguf)");
-    static const char *types[] = {"bf16", "f16", "f32", "q8_0", "q4_0"};
+    static const char *types[] = {"bf16", "f16", "f32", "q8_0", "q4_0", "q4_k", "q6_k", "q4_k_m"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (!strcmp(o->type, types[i])) return 0;
-    return cli_bad("convert", "unknown --type '%s' (bf16, f16, f32, q8_0, q4_0)", o->type);
+    return cli_bad("convert", "unknown --type '%s' (bf16, f16, f32, q8_0, q4_0, q4_k, q6_k, q4_k_m)", o->type);
+}
+
+/* The synthetic model's own type for an output type: the type itself when
+ * the generator makes it, so the file holds exactly the synthetic weights (no
+ * second rounding); f16 from f32, the k-quants from bf16 (as from a hub
+ * checkpoint). */
+static const char *synthetic_type(const char *type) {
+    if (!strcmp(type, "f16")) return "f32";
+    if (!strcmp(type, "q4_k") || !strcmp(type, "q6_k") || !strcmp(type, "q4_k_m")) return "bf16";
+    return type;
 }
 
 /* The model to convert, from -m or --synthetic: a QWENC_E* code with err, or
@@ -76,10 +91,8 @@ static int open_source(const convert_opts *o, qwenc_model **m, int *printed, cha
     mp.tokenizer = o->tokenizer;
     *printed = 0;
     if (o->synthetic) {
-        /* Built in the target type when it is one the generator makes, so the
-         * file holds exactly the synthetic weights (no second rounding). */
-        const char *dt = !strcmp(o->type, "f16") ? "f32" : o->type;
-        return qwenc_model_open_synthetic(o->synthetic, dt, (uint64_t)o->seed, &mp, m, err, errlen);
+        return qwenc_model_open_synthetic(o->synthetic, synthetic_type(o->type), (uint64_t)o->seed, &mp, m, err,
+                                          errlen);
     }
     char path[4096];
     if ((*printed = cli_resolve_model("convert", o->model, path, sizeof path))) return QWENC_EINVAL;

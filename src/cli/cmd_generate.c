@@ -23,10 +23,12 @@ static const char generate_usage[] =
     "      --print-ids     print the generated ids, comma-separated, on one line\n"
     "  -t, --threads N     compute threads (default 1)\n"
     "  -c, --ctx N         context length (default min(4096, max_position_embeddings))\n"
+    "      --quant TYPE    quantize the weights at load to " CLI_QUANT_TYPES "\n"
+    "                      (as qwenc convert --type writes them)\n"
     "  -h, --help          show this help\n";
 
 typedef struct {
-    const char *dir, *ids, *prompt, *chat;
+    const char *dir, *ids, *prompt, *chat, *quant;
     long n_predict, threads, ctx;
     cli_sampling sampling;
     int no_think, ignore_eos, print_ids;
@@ -42,7 +44,7 @@ static int parse_opts(int argc, char **argv, gen_opts *o) {
         CLI_SAMPLING_LONGOPTS,
         {"ignore-eos", no_argument, 0, O_IGNEOS}, {"print-ids", no_argument, 0, O_PRINTIDS},
         {"threads", required_argument, 0, 't'}, {"ctx", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},          CLI_QUANT_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "generate";
     memset(o, 0, sizeof *o);
     o->n_predict = 128;
@@ -65,6 +67,7 @@ static int parse_opts(int argc, char **argv, gen_opts *o) {
         case O_PRINTIDS: o->print_ids = 1; break;
         case 't': bad = cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
         case 'c': bad = cli_parse_int(cmd, "--ctx", optarg, 1, 1 << 24, &o->ctx); break;
+        case CLI_O_QUANT: o->quant = optarg; break;
         case 'h': fputs(generate_usage, stdout); return -1;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -149,7 +152,7 @@ int cmd_generate(int argc, char **argv) {
     qwenc_sampler *smp = NULL;
     int32_t *ids = NULL;
     int n = 0;
-    int rc = cli_open_model(o.dir, (int)o.threads, &m, err, sizeof err);
+    int rc = cli_open_model(o.dir, (int)o.threads, o.quant, &m, err, sizeof err);
     if (!rc) rc = prompt_ids(&o, m, &ids, &n, err, sizeof err);
     if (!rc) rc = qwenc_session_new(m, (int)o.ctx, &s, err, sizeof err);
     if (!rc) rc = cli_sampler_new(m, &o.sampling, &smp, err, sizeof err);

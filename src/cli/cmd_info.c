@@ -1,5 +1,6 @@
 /* qwenc info: what a model is and what it will cost to run. */
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "qwenc.h"
 
 #include <stdio.h>
@@ -16,6 +17,9 @@ static const char info_usage[] =
     "      --tensors      list every tensor with its dtype and shape\n"
     "      --check        read every weight and count the NaN and infinite ones;\n"
     "                     exit status 2 when there are any\n"
+    "      --quant TYPE   as loaded quantized to " CLI_QUANT_TYPES "\n"
+    "                     (as qwenc convert --type writes them)\n"
+    "  -t, --threads N    threads for --quant (default 1)\n"
     "  -h, --help         show this help\n";
 
 static void print_tensor(void *ctx, const char *name, const char *dtype, int rank, const int64_t *shape) {
@@ -56,17 +60,21 @@ int cmd_info(int argc, char **argv) {
                                          {"ctx", required_argument, 0, 'c'},
                                          {"tensors", no_argument, 0, 'T'},
                                          {"check", no_argument, 0, 'C'},
+                                         {"threads", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},
+                                         CLI_QUANT_LONGOPT,
                                          {0, 0, 0, 0}};
-    const char *dir = NULL;
-    long ctx = 0;
+    const char *dir = NULL, *quant = NULL;
+    long ctx = 0, threads = 1;
     int tensors = 0, check = 0, c;
-    while ((c = cli_getopt("info", argc, argv, "m:c:h", opts)) != -1) {
+    while ((c = cli_getopt("info", argc, argv, "m:c:t:h", opts)) != -1) {
         switch (c) {
         case 'm': dir = optarg; break;
         case 'c': if (cli_parse_int("info", "--ctx", optarg, 1, 1 << 24, &ctx)) return CLI_EXIT_BADINPUT; break;
         case 'T': tensors = 1; break;
         case 'C': check = 1; break;
+        case 't': if (cli_parse_int("info", "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_BADINPUT; break;
+        case CLI_O_QUANT: quant = optarg; break;
         case 'h': fputs(info_usage, stdout); return 0;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -74,8 +82,14 @@ int cmd_info(int argc, char **argv) {
     if (optind < argc) return cli_bad("info", "unexpected argument '%s'", argv[optind]);
     if (!dir) return cli_bad("info", "no model given (-m DIR)");
     char err[512];
+    qwenc_model_params mp;
+    qwenc_model_params_init(&mp);
+    mp.n_threads = (int)threads;
+    mp.quant = quant;
     qwenc_model *m;
-    int rc = qwenc_model_open(dir, NULL, &m, err, sizeof err);
+    /* a bar while quantizing; without --quant nothing is read, so no bar */
+    int rc = quant ? cli_open_model_params(dir, &mp, &m, err, sizeof err)
+                   : qwenc_model_open(dir, &mp, &m, err, sizeof err);
     if (rc) {
         fprintf(stderr, "qwenc info: %s\n", err);
         return cli_exit_code(rc);
@@ -99,7 +113,7 @@ int cmd_info(int argc, char **argv) {
                in.moe_intermediate_size);
     printf("%-22s %d%s\n", "vocabulary", in.vocab_size, in.tied_embeddings ? " (lm_head tied to embeddings)" : "");
     printf("%-22s %d (rope_theta %g)\n", "max positions", in.max_position_embeddings, in.rope_theta);
-    print_size("weights (mapped)", (double)in.weight_bytes);
+    print_size(quant ? "weights (quantized)" : "weights (mapped)", (double)in.weight_bytes);
     char label[64];
     snprintf(label, sizeof label, "KV cache (ctx %ld)", ctx);
     print_size(label, (double)qwenc_model_kv_bytes(m, (int)ctx));

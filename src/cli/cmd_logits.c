@@ -19,14 +19,16 @@ static const char logits_usage[] =
     "  -o, --out FILE     output file\n"
     "  -t, --threads N    compute threads (default 1)\n"
     "  -c, --ctx N        context length (default min(4096, max_position_embeddings))\n"
+    "      --quant TYPE   quantize the weights at load to " CLI_QUANT_TYPES "\n"
+    "                     (as qwenc convert --type writes them)\n"
     "  -h, --help         show this help\n";
 
 int cmd_logits(int argc, char **argv) {
     static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"ids", required_argument, 0, 'I'},
                                          {"out", required_argument, 0, 'o'},   {"threads", required_argument, 0, 't'},
                                          {"ctx", required_argument, 0, 'c'},   {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *dir = NULL, *out = NULL, *ids_arg = NULL;
+                                         CLI_QUANT_LONGOPT,                    {0, 0, 0, 0}};
+    const char *dir = NULL, *out = NULL, *ids_arg = NULL, *quant = NULL;
     long threads = 1, ctx = 0;
     int c;
     while ((c = cli_getopt("logits", argc, argv, "m:o:t:c:h", opts)) != -1) {
@@ -36,6 +38,7 @@ int cmd_logits(int argc, char **argv) {
         case 'o': out = optarg; break;
         case 't': if (cli_parse_int("logits", "--threads", optarg, 1, 1024, &threads)) return CLI_EXIT_BADINPUT; break;
         case 'c': if (cli_parse_int("logits", "--ctx", optarg, 1, 1 << 24, &ctx)) return CLI_EXIT_BADINPUT; break;
+        case CLI_O_QUANT: quant = optarg; break;
         case 'h': fputs(logits_usage, stdout); return 0;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -52,6 +55,7 @@ int cmd_logits(int argc, char **argv) {
     qwenc_model_params mp;
     qwenc_model_params_init(&mp);
     mp.n_threads = (int)threads;
+    mp.quant = quant;
     qwenc_model *m = NULL;
     qwenc_session *s = NULL;
     float *logits = NULL;

@@ -29,6 +29,8 @@ static const char run_usage_text[] =
     CLI_SAMPLING_HELP
     "  -t, --threads N     compute threads (default: all cores)\n"
     "  -c, --ctx N         context length (default min(4096, max_position_embeddings))\n"
+    "      --quant TYPE    quantize the weights at load to " CLI_QUANT_TYPES "\n"
+    "                      (as qwenc convert --type writes them)\n"
     "  -v, --verbose       print the summary line even when stdout is not a terminal\n"
     "  -h, --help          show this help\n"
     "\n"
@@ -36,7 +38,7 @@ static const char run_usage_text[] =
     "decode speed) goes to stderr; on a pipe the output is plain text.\n";
 
 typedef struct {
-    const char *model, *prompt, *system;
+    const char *model, *prompt, *system, *quant;
     int raw, no_think, hide_thinking, verbose;
     long n_predict, threads, ctx;
     cli_sampling sampling;
@@ -52,7 +54,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         CLI_SAMPLING_LONGOPTS,
         {"threads", required_argument, 0, 't'},    {"ctx", required_argument, 0, 'c'},
         {"verbose", no_argument, 0, 'v'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        CLI_QUANT_LONGOPT,                         {0, 0, 0, 0}};
     const char *cmd = "run";
     memset(o, 0, sizeof *o);
     o->n_predict = -1;
@@ -75,6 +77,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         case 't': bad = cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
         case 'c': bad = cli_parse_int(cmd, "--ctx", optarg, 1, 1 << 24, &o->ctx); break;
         case 'v': o->verbose = 1; break;
+        case CLI_O_QUANT: o->quant = optarg; break;
         case 'h': fputs(run_usage_text, stdout); return -1;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -123,7 +126,7 @@ static int run(const run_opts *o, const char *path, char *err, size_t errlen) {
     char *text = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
-    int rc = cli_open_model(path, (int)o->threads, &m, err, errlen);
+    int rc = cli_open_model(path, (int)o->threads, o->quant, &m, err, errlen);
     qwenc_tokenizer *tok = rc ? NULL : qwenc_model_tokenizer(m);
     if (!rc && !tok) rc = QWENC_EINVAL, snprintf(err, errlen, "%.400s: no tokenizer.json", path);
     if (!rc) rc = render_prompt(o, tok, &text, err, errlen);

@@ -41,6 +41,8 @@ static const char serve_usage[] =
     "                          connection opening (or of the previous response on it); a client\n"
     "                          sending them slowly is cut off (default 60)\n"
     "  -t, --threads N         compute threads (default: all cores)\n"
+    "      --quant TYPE        quantize the weights at load to " CLI_QUANT_TYPES "\n"
+    "                          (as qwenc convert --type writes them)\n"
     "  -q, --quiet             no log line per request\n"
     "  -h, --help              show this help\n"
     "\n"
@@ -57,6 +59,7 @@ typedef struct {
     const char *model;
     server_config c;
     long threads;
+    const char *quant;
 } serve_opts;
 
 static int parse_serve(int argc, char **argv, serve_opts *o) {
@@ -73,7 +76,7 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
         {"max-connections-per-ip", required_argument, 0, O_PER_IP},
         {"read-timeout", required_argument, 0, O_READ_TIMEOUT},
         {"threads", required_argument, 0, 't'},         {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},                  CLI_QUANT_LONGOPT, {0, 0, 0, 0}};
     const char *cmd = "serve";
     memset(o, 0, sizeof *o);
     server_config *c = &o->c;
@@ -109,6 +112,7 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
             break;
         case 't': bad = cli_parse_int(cmd, "--threads", optarg, 1, 1024, &o->threads); break;
         case 'q': c->quiet = 1; break;
+        case CLI_O_QUANT: o->quant = optarg; break;
         case 'h': fputs(serve_usage, stdout); return -1;
         default: return CLI_EXIT_BADINPUT;
         }
@@ -143,7 +147,7 @@ int cmd_serve(int argc, char **argv) {
         o.c.model_id = id;
     }
     qwenc_model *m = NULL;
-    int rc = cli_open_model(path, (int)o.threads, &m, err, sizeof err);
+    int rc = cli_open_model(path, (int)o.threads, o.quant, &m, err, sizeof err);
     if (!rc) {
         struct sigaction sa = {.sa_handler = on_signal};
         sigemptyset(&sa.sa_mask);

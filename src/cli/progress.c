@@ -41,7 +41,7 @@ void cli_progress_update(void *ctx, int64_t done, int64_t total) {
 
 int cli_open_model_params(const char *path, qwenc_model_params *mp, qwenc_model **out, char *err, size_t errlen) {
     cli_progress bar;
-    cli_progress_init(&bar, "loading");
+    cli_progress_init(&bar, mp->quant ? "quantizing" : "loading");
     if (bar.enabled) mp->progress = cli_progress_update, mp->progress_ctx = &bar;
     int rc = qwenc_model_open(path, mp, out, err, errlen);
     cli_progress_end(&bar);
@@ -50,10 +50,11 @@ int cli_open_model_params(const char *path, qwenc_model_params *mp, qwenc_model 
     return rc;
 }
 
-int cli_open_model(const char *path, int n_threads, qwenc_model **out, char *err, size_t errlen) {
+int cli_open_model(const char *path, int n_threads, const char *quant, qwenc_model **out, char *err, size_t errlen) {
     qwenc_model_params mp;
     qwenc_model_params_init(&mp);
     mp.n_threads = n_threads;
+    mp.quant = quant;
     return cli_open_model_params(path, &mp, out, err, errlen);
 }
 

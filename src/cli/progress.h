@@ -22,10 +22,11 @@ void cli_progress_update(void *ctx, int64_t done, int64_t total);
 /* Removes the bar from the terminal. */
 void cli_progress_end(cli_progress *p);
 
-/* qwenc_model_open with n_threads, showing a loading bar on a terminal; the
- * weights are read then anyway, so they are also checked for NaN and
- * infinity, with one warning line on stderr when some are not finite. */
-int cli_open_model(const char *path, int n_threads, qwenc_model **out, char *err, size_t errlen);
+/* qwenc_model_open with n_threads and quant (NULL: the weights as stored),
+ * showing a loading (or quantizing) bar on a terminal; the weights are read
+ * then anyway, so they are also checked for NaN and infinity, with one
+ * warning line on stderr when some are not finite. */
+int cli_open_model(const char *path, int n_threads, const char *quant, qwenc_model **out, char *err, size_t errlen);
 /* The same with any model params (the bar is added to them for the call). */
 int cli_open_model_params(const char *path, qwenc_model_params *mp, qwenc_model **out, char *err, size_t errlen);
 /* One warning line on stderr when the model has NaN or infinite weights. */

@@ -16,6 +16,8 @@ static const struct {
     {QW_DT_BOOL, "BOOL", "bool", 1}, {QW_DT_F8_E4M3, "F8_E4M3", "f8_e4m3", 1},
     {QW_DT_F8_E5M2, "F8_E5M2", "f8_e5m2", 1},
     {QW_DT_Q8_0, "", "q8_0", 0},    {QW_DT_Q4_0, "", "q4_0", 0},
+    {QW_DT_Q5_0, "", "q5_0", 0},    {QW_DT_Q4_K, "", "q4_k", 0},
+    {QW_DT_Q6_K, "", "q6_k", 0},
 };
 #define N_DTYPES (sizeof dtypes / sizeof dtypes[0])
 
@@ -37,10 +39,21 @@ qw_dtype qw_dtype_from_safetensors(const char *s) {
     return QW_DT_UNKNOWN;
 }
 
+int qw_dtype_block(qw_dtype t) {
+    switch (t) {
+    case QW_DT_Q8_0: case QW_DT_Q4_0: case QW_DT_Q5_0: return 32;
+    case QW_DT_Q4_K: case QW_DT_Q6_K: return 256;
+    default: return 0;
+    }
+}
+
 int64_t qw_dtype_row_bytes(qw_dtype t, int64_t n) {
     switch (t) {
     case QW_DT_Q8_0: return n / 32 * 34;
     case QW_DT_Q4_0: return n / 32 * 18;
+    case QW_DT_Q5_0: return n / 32 * 22;
+    case QW_DT_Q4_K: return n / 256 * 144;
+    case QW_DT_Q6_K: return n / 256 * 210;
     default: return n * (int64_t)qw_dtype_size(t);
     }
 }

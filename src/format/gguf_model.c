@@ -1,6 +1,7 @@
 #include "format/gguf_model.h"
 #include "base/err.h"
 #include "format/gguf.h"
+#include "format/quant.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -131,17 +132,6 @@ static const struct { const char *gguf, *hf; } layer_names[] = {
 static const struct { const char *gguf, *hf; } expert_names[] = {
     {"ffn_gate_exps", "gate_proj"}, {"ffn_up_exps", "up_proj"}, {"ffn_down_exps", "down_proj"}};
 
-static qw_dtype dtype_of(uint32_t ggml_type) {
-    switch (ggml_type) {
-    case QW_GGML_F32: return QW_DT_F32;
-    case QW_GGML_F16: return QW_DT_F16;
-    case QW_GGML_BF16: return QW_DT_BF16;
-    case QW_GGML_Q8_0: return QW_DT_Q8_0;
-    case QW_GGML_Q4_0: return QW_DT_Q4_0;
-    default: return QW_DT_UNKNOWN;
-    }
-}
-
 static int add(qw_checkpoint *ck, const char *name, const qw_gguf_tensor *t, int rank, const int64_t *shape,
                const void *data, size_t nbytes, char *err, size_t errlen) {
     if (ck->n_tensors % 256 == 0) {
@@ -152,7 +142,7 @@ static int add(qw_checkpoint *ck, const char *name, const qw_gguf_tensor *t, int
     qw_st_tensor *s = &ck->tensors[ck->n_tensors];
     memset(s, 0, sizeof *s);
     if (!(s->name = strdup(name))) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    s->dtype = dtype_of(t->type);
+    s->dtype = qw_dtype_of_ggml(t->type);
     s->rank = rank;
     memcpy(s->shape, shape, (size_t)rank * sizeof *shape);
     s->data = data;
@@ -239,9 +229,10 @@ static int tensors_from_gguf(const qw_gguf *g, qw_checkpoint *ck, char *err, siz
             continue;
         }
         if (!name[0]) continue;  /* not a tensor this model reads */
-        if (dtype_of(t->type) == QW_DT_UNKNOWN)
+        if (qw_dtype_of_ggml(t->type) == QW_DT_UNKNOWN)
             return qw_errf(err, errlen, QWENC_EUNSUPPORTED,
-                           "%s: tensor '%s' is %s, which qwenc cannot compute with yet (f32, f16, bf16, q8_0, q4_0)",
+                           "%s: tensor '%s' is %s, which qwenc cannot compute with yet (f32, f16, bf16, q8_0, q4_0, "
+                           "q5_0, q4_k, q6_k)",
                            g->path, t->name, qw_gguf_type_name(t->type));
         int64_t shape[QW_GGUF_MAX_DIMS];
         for (int d = 0; d < t->n_dims; d++) shape[d] = t->ne[t->n_dims - 1 - d];

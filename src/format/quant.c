@@ -1,6 +1,7 @@
 #include "format/quant.h"
 #include "format/dtype.h"
 #include "format/gguf.h"
+#include "format/kquant.h"
 #include "qwenc.h"
 
 #include <math.h>
@@ -35,6 +36,18 @@ static void dequant_q4_0(const unsigned char *b, int64_t nblocks, float *out) {
     }
 }
 
+static void dequant_q5_0(const unsigned char *b, int64_t nblocks, float *out) {
+    for (int64_t i = 0; i < nblocks; i++, b += 6 + QW_QK5_0 / 2, out += QW_QK5_0) {
+        float d = qw_f16_to_f32(ld16(b));
+        uint32_t qh = (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
+        for (int j = 0; j < QW_QK5_0 / 2; j++) {
+            int lo = (b[6 + j] & 0x0f) | (int)(qh >> j & 1) << 4, hi = (b[6 + j] >> 4) | (int)(qh >> (j + 16) & 1) << 4;
+            out[j] = d * (float)(lo - 16);
+            out[j + QW_QK5_0 / 2] = d * (float)(hi - 16);
+        }
+    }
+}
+
 int qw_dequant_row(uint32_t type, const void *src, int64_t n, float *out) {
     const unsigned char *p = src;
     int blk = qw_gguf_type_block(type);
@@ -54,6 +67,15 @@ int qw_dequant_row(uint32_t type, const void *src, int64_t n, float *out) {
         return 0;
     case QW_GGML_Q4_0:
         dequant_q4_0(p, n / QW_QK4_0, out);
+        return 0;
+    case QW_GGML_Q5_0:
+        dequant_q5_0(p, n / QW_QK5_0, out);
+        return 0;
+    case QW_GGML_Q4_K:
+        qw_dequant_q4_k(p, n / QW_QK_K, out);
+        return 0;
+    case QW_GGML_Q6_K:
+        qw_dequant_q6_k(p, n / QW_QK_K, out);
         return 0;
     default:
         return QWENC_EUNSUPPORTED;
@@ -114,12 +136,15 @@ static void quant_q8_0(const float *x, int64_t nblocks, unsigned char *b) {
     }
 }
 
-/* (int8_t)(v + 8.5f), then min(15, .): v + 8.5 >= 0.5 for finite input. */
-static unsigned char nibble(float v) {
-    float t = v + 8.5f;
+/* (int8_t)(v + half), then min(top, .): v + half >= 0.5 for finite input
+ * (Q4_0: half 8.5, top 15; Q5_0: 16.5, 31). */
+static unsigned char level(float v, float half, int top) {
+    float t = v + half;
     if (!(t == t) || t <= 0.0f) return 0;
-    return t >= 15.0f ? 15 : (unsigned char)(int)t;
+    return t >= (float)top ? (unsigned char)top : (unsigned char)(int)t;
 }
+
+static unsigned char nibble(float v) { return level(v, 8.5f, 15); }
 
 static void quant_q4_0(const float *x, int64_t nblocks, unsigned char *b) {
     enum { H = QW_QK4_0 / 2 };
@@ -134,6 +159,28 @@ static void quant_q4_0(const float *x, int64_t nblocks, unsigned char *b) {
         float d = max / -8, id = d != 0.0f ? 1.0f / d : 0.0f;
         st16(b, qw_f32_to_f16(d));
         for (int j = 0; j < H; j++) b[2 + j] = (unsigned char)(nibble(x[j] * id) | nibble(x[H + j] * id) << 4);
+    }
+}
+
+static void quant_q5_0(const float *x, int64_t nblocks, unsigned char *b) {
+    enum { H = QW_QK5_0 / 2 };
+    for (int64_t i = 0; i < nblocks; i++, x += QW_QK5_0, b += 6 + H) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QW_QK5_0; j++) {
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        float d = max / -16, id = d != 0.0f ? 1.0f / d : 0.0f;
+        st16(b, qw_f32_to_f16(d));
+        uint32_t qh = 0;
+        for (int j = 0; j < H; j++) {
+            unsigned char lo = level(x[j] * id, 16.5f, 31), hi = level(x[H + j] * id, 16.5f, 31);
+            b[6 + j] = (unsigned char)((lo & 0x0f) | (hi & 0x0f) << 4);
+            qh |= (uint32_t)(lo >> 4) << j | (uint32_t)(hi >> 4) << (j + H);
+        }
+        for (int k = 0; k < 4; k++) b[2 + k] = (unsigned char)(qh >> 8 * k);
     }
 }
 
@@ -162,7 +209,39 @@ int qw_quant_row(uint32_t type, const float *x, int64_t n, void *out) {
     case QW_GGML_Q4_0:
         quant_q4_0(x, n / QW_QK4_0, p);
         return 0;
+    case QW_GGML_Q5_0:
+        quant_q5_0(x, n / QW_QK5_0, p);
+        return 0;
+    case QW_GGML_Q4_K:
+        qw_quant_q4_k(x, n / QW_QK_K, p);
+        return 0;
+    case QW_GGML_Q6_K:
+        qw_quant_q6_k(x, n / QW_QK_K, p);
+        return 0;
     default:
         return QWENC_EUNSUPPORTED;
     }
+}
+
+/* ---- dtypes <-> ggml types ---- */
+
+static const struct {
+    qw_dtype dtype;
+    uint32_t ggml;
+} weight_types[] = {
+    {QW_DT_F32, QW_GGML_F32},   {QW_DT_F16, QW_GGML_F16},   {QW_DT_BF16, QW_GGML_BF16},
+    {QW_DT_Q8_0, QW_GGML_Q8_0}, {QW_DT_Q4_0, QW_GGML_Q4_0}, {QW_DT_Q5_0, QW_GGML_Q5_0},
+    {QW_DT_Q4_K, QW_GGML_Q4_K}, {QW_DT_Q6_K, QW_GGML_Q6_K},
+};
+
+uint32_t qw_ggml_type_of(qw_dtype t) {
+    for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++)
+        if (weight_types[i].dtype == t) return weight_types[i].ggml;
+    return UINT32_MAX;
+}
+
+qw_dtype qw_dtype_of_ggml(uint32_t type) {
+    for (size_t i = 0; i < sizeof weight_types / sizeof weight_types[0]; i++)
+        if (weight_types[i].ggml == type) return weight_types[i].dtype;
+    return QW_DT_UNKNOWN;
 }

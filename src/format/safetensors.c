@@ -291,7 +291,7 @@ void qw_checkpoint_prefetch(const qw_checkpoint *ck, void (*progress)(void *, in
 }
 
 void qw_checkpoint_drop(const qw_checkpoint *ck, const void *p, size_t n) {
-    if (ck->gguf) qw_file_drop_pages(p, n);
+    if (ck->gguf) qw_pages_release(p, n);
 }
 
 void qw_checkpoint_close(qw_checkpoint *ck) {
@@ -305,6 +305,7 @@ void qw_checkpoint_close(qw_checkpoint *ck) {
         qw_file_unmap(&ck->files[i]);
         free(ck->file_names[i]);
     }
+    qw_file_unmap(&ck->converted);
     free(ck->tensors);
     free(ck->files);
     free(ck->file_names);

@@ -30,6 +30,9 @@ typedef struct {
     qw_st_tensor *tensors;
     int n_tensors;
     struct qw_gguf *gguf;  /* set when the tensors are views of a GGUF file */
+    /* Tensors converted at load (model/requant.h) live here instead of in
+     * the files; empty otherwise. */
+    qw_mapped_file converted;
 } qw_checkpoint;
 
 /* Opens dir/model.safetensors, or the shards listed in

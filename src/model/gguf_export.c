@@ -4,64 +4,12 @@
 #include "format/gguf_model.h"
 #include "format/gguf_write.h"
 #include "format/quant.h"
+#include "format/quant_recipe.h"
 #include "tokenizer/tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- which types ---- */
-
-static const struct {
-    const char *name;
-    uint32_t type, file_type;  /* general.file_type: llama.cpp's LLAMA_FTYPE_* */
-} out_types[] = {
-    {"f32", QW_GGML_F32, 0}, {"f16", QW_GGML_F16, 1}, {"bf16", QW_GGML_BF16, 32},
-    {"q8_0", QW_GGML_Q8_0, 7}, {"q4_0", QW_GGML_Q4_0, 2},
-};
-#define N_OUT_TYPES (sizeof out_types / sizeof out_types[0])
-
-int qw_gguf_export_type(const char *name, uint32_t *type, char *err, size_t errlen) {
-    for (size_t i = 0; name && i < N_OUT_TYPES; i++) {
-        if (!strcmp(name, out_types[i].name)) {
-            *type = out_types[i].type;
-            return 0;
-        }
-    }
-    return qw_errf(err, errlen, QWENC_EINVAL, "unknown GGUF type '%s' (f32, f16, bf16, q8_0, q4_0)",
-                   name ? name : "(null)");
-}
-
-static uint32_t file_type_of(uint32_t type) {
-    for (size_t i = 0; i < N_OUT_TYPES; i++)
-        if (out_types[i].type == type) return out_types[i].file_type;
-    return 0;
-}
-
-/* The ggml type of stored checkpoint data, or UINT32_MAX when it has none. */
-static uint32_t ggml_type_of(qw_dtype t) {
-    switch (t) {
-    case QW_DT_F32: return QW_GGML_F32;
-    case QW_DT_F16: return QW_GGML_F16;
-    case QW_DT_BF16: return QW_GGML_BF16;
-    case QW_DT_Q8_0: return QW_GGML_Q8_0;
-    case QW_DT_Q4_0: return QW_GGML_Q4_0;
-    default: return UINT32_MAX;
-    }
-}
-
-static int has_suffix(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && !strcmp(s + n - m, suffix);
-}
-
-/* As convert_hf_to_gguf.py decides: vectors, norms and the router stay F32;
- * rows that are not whole blocks fall back to F16. */
-static uint32_t tensor_type(const char *name, int n_dims, int64_t ne0, uint32_t want) {
-    if (n_dims == 1 || has_suffix(name, "_norm.weight") || strstr(name, ".ffn_gate_inp.")) return QW_GGML_F32;
-    int blk = qw_gguf_type_block(want);
-    return blk > 1 && ne0 % blk ? QW_GGML_F16 : want;
-}
 
 /* ---- the tensors to write ---- */
 
@@ -125,7 +73,7 @@ static int plan_experts(plan *p, const qw_config *c, const qw_checkpoint *ck, co
     return rc;
 }
 
-static int plan_tensors(const qw_config *c, const qw_checkpoint *ck, uint32_t want, plan *p, char *err,
+static int plan_tensors(const qw_config *c, const qw_checkpoint *ck, const qw_quant_recipe *r, plan *p, char *err,
                         size_t errlen) {
     int rc = 0;
     for (int i = 0; i < ck->n_tensors && !rc; i++) {
@@ -142,9 +90,9 @@ static int plan_tensors(const qw_config *c, const qw_checkpoint *ck, uint32_t wa
     }
     for (int i = 0; i < p->n && !rc; i++) {
         out_tensor *o = &p->t[i];
-        o->type = tensor_type(o->name, o->n_dims, o->ne[0], want);
+        o->type = qw_quant_recipe_type(r, o->name, o->n_dims, o->ne[0], c->tie_word_embeddings);
         for (int s = 0; s < o->n_src && !rc; s++)
-            if (ggml_type_of(o->src[s]->dtype) == UINT32_MAX)
+            if (qw_ggml_type_of(o->src[s]->dtype) == UINT32_MAX)
                 rc = qw_errf(err, errlen, QWENC_EUNSUPPORTED, "tensor '%s' is %s, which cannot be converted",
                              o->src[s]->name, qw_dtype_name(o->src[s]->dtype));
     }
@@ -183,7 +131,7 @@ static void set_arch_f32(qw_gguf_writer *w, const char *arch, const char *key, d
     qw_gguf_set_f32(w, k, (float)v);
 }
 
-static void write_model_metadata(qw_gguf_writer *w, const qw_config *c, uint32_t type) {
+static void write_model_metadata(qw_gguf_writer *w, const qw_config *c, uint32_t file_type) {
     const char *arch = arch_of(c->arch);
     qw_gguf_set_str(w, "general.architecture", arch, strlen(arch));
     qw_gguf_set_str(w, "general.type", "model", 5);
@@ -209,7 +157,7 @@ static void write_model_metadata(qw_gguf_writer *w, const qw_config *c, uint32_t
         set_arch_u32(w, arch, "expert_used_count", c->n_experts_per_tok);
         set_arch_u32(w, arch, "expert_feed_forward_length", c->moe_intermediate_size);
     }
-    qw_gguf_set_u32(w, "general.file_type", file_type_of(type));
+    qw_gguf_set_u32(w, "general.file_type", file_type);
     qw_gguf_set_u32(w, "general.quantization_version", 2);  /* GGML_QUANT_VERSION */
 }
 
@@ -339,7 +287,7 @@ static void report(writer_state *s, size_t n) {
 
 /* One source matrix (or vector) in the output type, a slab at a time. */
 static int write_source(writer_state *s, const qw_st_tensor *t, uint32_t dst_type, int64_t ne0) {
-    uint32_t src_type = ggml_type_of(t->dtype);
+    uint32_t src_type = qw_ggml_type_of(t->dtype);
     int64_t rows = t->rank == 2 ? t->shape[0] : 1;
     size_t dst_row = qw_gguf_row_size(dst_type, ne0);
     if (src_type == dst_type) {  /* stored as wanted: the mapped bytes as they are */
@@ -391,15 +339,15 @@ int qw_gguf_export(const qw_config *c, const qw_checkpoint *ck, const qwenc_toke
                    const char *path, const char *type_name,
                    void (*progress)(void *ctx, int64_t done, int64_t total), void *progress_ctx, char *err,
                    size_t errlen) {
-    uint32_t type;
+    qw_quant_recipe r;
     plan p = {0};
-    int rc = qw_gguf_export_type(type_name, &type, err, errlen);
+    int rc = qw_quant_recipe_init(type_name, c->n_layers, c->n_experts, &r, err, errlen);
     if (!rc) rc = check_supported(c, err, errlen);
-    if (!rc) rc = plan_tensors(c, ck, type, &p, err, errlen);
+    if (!rc) rc = plan_tensors(c, ck, &r, &p, err, errlen);
     qw_gguf_writer *w = NULL;
     if (!rc) rc = qw_gguf_writer_new(path, QW_GGUF_DEFAULT_ALIGNMENT, &w, err, errlen);
     if (!rc) {
-        write_model_metadata(w, c, type);
+        write_model_metadata(w, c, r.file_type);
         if (tok) rc = write_tokenizer(w, tok, c, err, errlen);
         for (int i = 0; i < p.n && !rc; i++)
             rc = qw_gguf_add_tensor(w, p.t[i].name, p.t[i].type, p.t[i].n_dims, p.t[i].ne);

@@ -19,11 +19,11 @@ static int find(binder *b, const char *name, int rank, const int64_t *shape, con
     const qw_st_tensor *t = qw_checkpoint_find(b->ck, name);
     if (!t) return qw_errf(b->err, b->errlen, QWENC_EFORMAT, "%s: missing tensor '%s'", b->dir, name);
     const char *file = b->ck->file_names[t->file_index];
-    int quant = t->dtype == QW_DT_Q8_0 || t->dtype == QW_DT_Q4_0;
+    int quant = qw_dtype_block(t->dtype) != 0;
     if (t->dtype != QW_DT_BF16 && t->dtype != QW_DT_F16 && t->dtype != QW_DT_F32 && !(quant && rank == 2))
         return qw_errf(b->err, b->errlen, QWENC_EUNSUPPORTED,
-                       "%s/%s: tensor '%s' has dtype %s; weights must be bf16, f16 or f32 (or q8_0/q4_0 "
-                       "matrices)", b->dir, file, name, qw_dtype_name(t->dtype));
+                       "%s/%s: tensor '%s' has dtype %s; weights must be bf16, f16 or f32 (or q8_0, q4_0, q5_0, "
+                       "q4_k, q6_k matrices)", b->dir, file, name, qw_dtype_name(t->dtype));
     /* Kernels load plain elements directly; hub files align tensor data, an
      * odd offset means a damaged or hand-made file. Block formats are read
      * bytewise. */

@@ -82,7 +82,10 @@ static int64_t rows_per_task(const qw_pool *pool, int64_t rows, int64_t unit) {
 static void matmul_float(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok) {
     int64_t per = rows_per_task(pool, w->rows, ROW_BLOCK);
     matmul_job j = {qw_tile_best(), w, x, y, n_tok, per, pool, 0};
-    j.widen = w->dtype == QW_DT_F16 || (w->dtype == QW_DT_BF16 && n_tok > QW_TILE_NT);
+    /* f32 rows are used in place, bf16 ones widened in registers for one tile of
+     * tokens; the rest (bf16 for more tokens, f16, Q5_0, Q4_K, Q6_K) widened
+     * or dequantized into the per-thread buffer */
+    j.widen = w->dtype != QW_DT_F32 && !(w->dtype == QW_DT_BF16 && n_tok <= QW_TILE_NT);
     if (j.widen && qw_pool_reserve(pool, ROW_BLOCK * (size_t)w->cols * sizeof(float))) {
         ref_matmul(pool, w, x, y, n_tok);  /* slower, but needs only one row of memory */
         return;

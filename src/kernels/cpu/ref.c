@@ -17,8 +17,8 @@ float qw_vec_get(const qw_vec *v, int64_t i) {
 
 void ref_row_to_f32(const qw_mat *w, int64_t row, float *out) {
     const char *src = (const char *)w->data + row * qw_dtype_row_bytes(w->dtype, w->cols);
-    if (w->dtype == QW_DT_Q8_0 || w->dtype == QW_DT_Q4_0) {
-        qw_dequant_row(w->dtype == QW_DT_Q8_0 ? QW_GGML_Q8_0 : QW_GGML_Q4_0, src, w->cols, out);
+    if (qw_dtype_block(w->dtype)) {
+        qw_dequant_row(qw_ggml_type_of(w->dtype), src, w->cols, out);
         return;
     }
     qw_vec v = {src, w->dtype, w->cols};
