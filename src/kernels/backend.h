@@ -52,11 +52,12 @@ typedef struct qw_backend {
     const char *name;
     /* y[t][r] = sum_c w[r][c] * x[t][c], for t < n_tok, r < w->rows. */
     void (*matmul)(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok);
-    /* Once, at load: a malloc'd copy of w's data in the layout this backend's
-     * matmul reads fastest, into w->packed (the caller frees it), made on the
-     * pool; nothing for a dtype that needs none. matmul gives the same bits
-     * with or without it. 0, or QWENC_ENOMEM. */
-    int (*pack)(qw_pool *pool, qw_mat *w);
+    /* Once, at load: a copy of w's data in the layout this backend's matmul
+     * reads fastest, pack_bytes(w) bytes (0: the dtype needs none), which
+     * pack writes at dst (64-byte aligned) on the pool and points w->packed
+     * at. matmul gives the same bits with or without it. */
+    int64_t (*pack_bytes)(const qw_mat *w);
+    void (*pack)(qw_pool *pool, qw_mat *w, void *dst);
     /* y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * gain, rows of dim (y may be x). */
     void (*rmsnorm)(float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps);
     /* y[t] += bias for n_rows rows of bias->n. */

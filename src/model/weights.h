@@ -37,13 +37,16 @@ typedef struct {
      * one row of the embedding (none extra when tied: the lm_head reads it all). */
     int64_t n_bytes_active;
     qw_dtype main_dtype;
+    void *packed;               /* the backend's copies of the matrices (qw_weights_pack), one allocation */
+    int64_t n_bytes_packed;
 } qw_weights;
 
 int qw_weights_bind(const qw_config *c, const qw_checkpoint *ck, const char *dir, qw_weights *w,
                     char *err, size_t errlen);
 /* Has the backend lay out every matrix the forward pass multiplies by as
- * its matmul reads it fastest (qw_backend.pack), on the pool; the pages of
- * a matrix so copied go back to ck (qw_checkpoint_drop). */
+ * its matmul reads it fastest (qw_backend.pack), on the pool, all in one
+ * allocation; the pages of a matrix so copied go back to ck
+ * (qw_checkpoint_drop). 0, or QWENC_ENOMEM. */
 int qw_weights_pack(qw_weights *w, const qw_checkpoint *ck, const qw_backend *be, qw_pool *pool, char *err,
                     size_t errlen);
 void qw_weights_free(qw_weights *w);

@@ -5,7 +5,6 @@
 #include "kernels/cpu/qtile.h"
 #include "kernels/cpu/ref.h"
 #include "kernels/cpu/tile.h"
-#include "qwenc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -187,16 +186,14 @@ static void pack_task(void *ctx, int task, int thread) {
     qw_qpack_group(j->w, task, (uint8_t *)j->w->packed + task * j->stride);
 }
 
-static int cpu_pack(qw_pool *pool, qw_mat *w) {
-    if (w->dtype != QW_DT_Q8_0 && w->dtype != QW_DT_Q4_0) return 0;
-    int64_t bytes = qw_qpack_bytes(w);  /* whole groups, each a multiple of 64 bytes */
-    if (!bytes) return 0;
-    void *buf = aligned_alloc(64, (size_t)bytes);
-    if (!buf) return QWENC_ENOMEM;
-    w->packed = buf;
+static int64_t cpu_pack_bytes(const qw_mat *w) {
+    return w->dtype == QW_DT_Q8_0 || w->dtype == QW_DT_Q4_0 ? qw_qpack_bytes(w) : 0;
+}
+
+static void cpu_pack(qw_pool *pool, qw_mat *w, void *dst) {
+    w->packed = dst;
     pack_job j = {w, qw_qpack_group_bytes(w->dtype, w->cols)};
-    qw_pool_run(pool, pack_task, &j, (int)(bytes / j.stride));
-    return 0;
+    qw_pool_run(pool, pack_task, &j, (int)(qw_qpack_bytes(w) / j.stride));
 }
 
 /* A dot product is the 1 x 1 tile. */
@@ -271,6 +268,7 @@ static void cpu_rmsnorm(float *y, const float *x, const qw_vec *gain, int n_rows
 static const qw_backend cpu_backend = {
     .name = "cpu",
     .matmul = cpu_matmul,
+    .pack_bytes = cpu_pack_bytes,
     .pack = cpu_pack,
     .rmsnorm = cpu_rmsnorm,
     .add_bias = ref_add_bias,
