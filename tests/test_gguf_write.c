@@ -30,7 +30,8 @@ static char tmp[256];
 
 /* Int8 activations (kernels/cpu/qtile.h, as llama.cpp computes Q8_0 and
  * Q4_0) move these tiny random models' logits (about 24) by up to ~0.5 at
- * Q8_0, so a golden top-1 margin under this is a near tie either way. */
+ * Q8_0 (more where an expert choice flips), so a golden top-1 margin under
+ * this is a near tie either way. */
 #define NEAR_TIE 0.25
 
 static const char *tmp_path(const char *name) {

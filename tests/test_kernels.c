@@ -491,7 +491,20 @@ static void test_pool_scratch(void) {
             CHECK(qw_pool_reserve(p, SIZE_MAX - 8) == -1, "an impossible size is refused");
         qw_pool_free(p);
     }
-    CHECK(qw_pool_reserve(NULL, 16) == -1, "no pool, no scratch");
+    CHECK(qw_pool_reserve(NULL, 16) == -1 && qw_pool_reserve_shared(NULL, 16) == -1, "no pool, no scratch");
+    /* the shared buffer: one for all threads, its own, kept while big enough */
+    qw_pool *p = qw_pool_new(2);
+    CHECK(qw_pool_reserve(p, 64) == 0 && qw_pool_reserve_shared(p, 1000) == 0, "reserve shared");
+    void *shared = qw_pool_shared(p);
+    CHECK(shared && (uintptr_t)shared % 64 == 0 && shared != qw_pool_scratch(p, 0) && shared != qw_pool_scratch(p, 1),
+          "the shared buffer is aligned and apart from the per-thread ones");
+    memset(shared, 7, 1000);
+    CHECK(qw_pool_reserve_shared(p, 10) == 0 && qw_pool_shared(p) == shared, "a smaller reserve keeps the buffer");
+    CHECK(qw_pool_reserve_shared(p, 1 << 20) == 0 && qw_pool_shared(p) != NULL, "the shared buffer grows");
+    if (!getenv("QWENC_SANITIZED"))
+        CHECK(qw_pool_reserve_shared(p, SIZE_MAX - 8) == -1 && qw_pool_shared(p) != NULL,
+              "an impossible size is refused, the buffer kept");
+    qw_pool_free(p);
 }
 
 static void test_pool(void) {
