@@ -46,6 +46,7 @@ static void expect_ck_error(const char *what, const char *dir, const char *needl
     int rc = qw_checkpoint_open(dir, &ck, err, sizeof err);
     CHECK(rc < 0, "%s: opened a bad checkpoint", what);
     CHECK(strstr(err, needle) != NULL, "%s: '%s' not in '%s'", what, needle, err);
+    CHECK(!strpbrk(err, "\n\r\x1b"), "%s: the message is not one line: '%s'", what, err);
     if (rc == 0) qw_checkpoint_close(&ck);
 }
 
@@ -116,6 +117,14 @@ static void test_safetensors(void) {
     write_file(d, "model.safetensors.index.json", idx, strlen(idx));
     expect_ck_error("shard path outside the directory", d, "not a plain file name");
 
+    /* Found by fuzzing: messages quoting the file (a JSON token, a tensor
+     * name) carried its control characters, so one error took several lines. */
+    d = fresh_dir("control-chars");
+    write_st(d, "model.safetensors", "{\"a\nb\":\n\x1b[31m}", 0);
+    expect_ck_error("newline in a bad JSON token", d, "invalid JSON header");
+    write_st(d, "model.safetensors", "{\"a\\nb\\u001b\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4);
+    expect_ck_error("control characters in a tensor name", d, "tensor 'a?b?': bad shape");
+
     d = fresh_dir("loop");
     char link[600];
     snprintf(link, sizeof link, "%s/model.safetensors", d);
@@ -180,6 +189,34 @@ static void test_config(void) {
     }
 }
 
+/* The same parsers on bytes in memory (what the fuzz harnesses drive). */
+static void test_from_memory(void) {
+    static const char header[] = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    unsigned char file[8 + sizeof header - 1 + 8] = {sizeof header - 1};
+    memcpy(file + 8, header, sizeof header - 1);
+    qw_checkpoint ck;
+    char err[512] = "";
+    CHECK(qw_checkpoint_open_buffer("mem.safetensors", file, sizeof file, &ck, err, sizeof err) == 0, "buffer: %s", err);
+    const qw_st_tensor *w = qw_checkpoint_find(&ck, "w");
+    CHECK(ck.n_tensors == 1 && w && (const unsigned char *)w->data == file + 8 + sizeof header - 1, "tensor w");
+    qw_checkpoint_close(&ck);
+    CHECK(file[8] == '{', "closing left the caller's buffer alone");
+    CHECK(qw_checkpoint_open_buffer("mem.safetensors", file, sizeof file - 1, &ck, err, sizeof err) == QWENC_EFORMAT &&
+              strstr(err, "mem.safetensors: tensor 'w': data ends at 8"), "short buffer: %s", err);
+
+    qw_config c;
+    CHECK(qw_config_parse("cfg", hub_cfg, strlen(hub_cfg), &c, err, sizeof err) == 0, "config text: %s", err);
+    CHECK(c.n_experts == 8 && c.gen.n_eos == 0, "config fields");
+    static const char gen[] = "{\"temperature\":0.6,\"top_k\":20,\"eos_token_id\":[5,6]}";
+    CHECK(qw_config_parse_generation("gen", gen, strlen(gen), &c, err, sizeof err) == 0, "generation text: %s", err);
+    CHECK(c.gen.temperature == 0.6f && c.gen.top_k == 20 && c.gen.n_eos == 2 && c.gen.eos_ids[1] == 6, "generation");
+    CHECK(qw_config_parse_generation("gen", "[]", 2, &c, err, sizeof err) == QWENC_EFORMAT &&
+              !strcmp(err, "gen: not a JSON object"), "generation config that is not an object: %s", err);
+    qw_config_free(&c);
+    CHECK(qw_config_parse("cfg", "{\"model_type\":\"qwen3\"", 21, &c, err, sizeof err) == QWENC_EFORMAT &&
+              strstr(err, "cfg:1:21: invalid JSON"), "truncated config text: %s", err);
+}
+
 /* Every f16 bit pattern against the definition: (-1)^s * 2^(e-15) * 1.m,
  * subnormals 2^-14 * 0.m. */
 static void test_f16(void) {
@@ -216,6 +253,7 @@ int main(void) {
     if (!mkdtemp(tmp)) { perror("mkdtemp"); return 2; }
     test_safetensors();
     test_config();
+    test_from_memory();
     test_routing();
     test_f16();
     char cmd[300];

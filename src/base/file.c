@@ -11,8 +11,7 @@
 #include <unistd.h>
 
 int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen) {
-    out->data = NULL;
-    out->size = 0;
+    *out = (qw_mapped_file){0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return qw_errf(err, errlen, QWENC_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
@@ -40,9 +39,8 @@ int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen)
 }
 
 void qw_file_unmap(qw_mapped_file *f) {
-    if (f->data) munmap((void *)f->data, f->size);
-    f->data = NULL;
-    f->size = 0;
+    if (f->data && !f->borrowed) munmap((void *)f->data, f->size);
+    *f = (qw_mapped_file){0};
 }
 
 int qw_file_read_all(const char *path, char **data, size_t *size, char *err, size_t errlen) {

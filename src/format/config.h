@@ -45,6 +45,13 @@ typedef struct {
 int qw_config_load(const char *dir, qw_config *c, char *err, size_t errlen);
 void qw_config_free(qw_config *c);
 
+/* The same from text in memory (path names the source in errors):
+ * config.json into c (with default generation settings), then
+ * generation_config.json's fields over c's generation settings. */
+int qw_config_parse(const char *path, const char *text, size_t len, qw_config *c, char *err, size_t errlen);
+int qw_config_parse_generation(const char *path, const char *text, size_t len, qw_config *c, char *err,
+                               size_t errlen);
+
 /* Generation defaults when no generation_config.json says otherwise:
  * transformers' GenerationConfig defaults (greedy), eos from the config. */
 void qw_config_default_generation(qw_config *c);

@@ -198,16 +198,31 @@ int qw_gguf_expert_name(const char *hf, int *layer, int *expert, char *out, size
     return 0;
 }
 
-/* blk.N.ffn_{gate,up,down}_exps.weight, ne [in, out, n_expert] -> one view per expert. */
-static int add_experts(qw_checkpoint *ck, const qw_gguf *g, const qw_gguf_tensor *t, char *err, size_t errlen) {
+static int unsupported_type(const qw_gguf *g, const qw_gguf_tensor *t, char *err, size_t errlen) {
+    return qw_errf(err, errlen, QWENC_EUNSUPPORTED,
+                   "%s: tensor '%s' is %s, which qwenc cannot compute with yet (f32, f16, bf16, q8_0, q4_0)", g->path,
+                   t->name, qw_gguf_type_name(t->type));
+}
+
+/* blk.N.ffn_{gate,up,down}_exps.weight, ne [in, out, n_expert] -> one view
+ * per expert. n_expert must be the metadata's expert count and the experts
+ * must not be empty: a stack of empty matrices could otherwise claim 2^60
+ * experts in a few bytes of file. 1 when t is no such tensor. */
+static int add_experts(qw_checkpoint *ck, const qw_gguf *g, const qw_config *c, const qw_gguf_tensor *t, char *err,
+                       size_t errlen) {
     int layer, used = 0;
     char part[64];
     if (sscanf(t->name, "blk.%d.%63[a-z_].weight%n", &layer, part, &used) != 2 || t->name[used]) return 1;
     for (size_t i = 0; i < sizeof expert_names / sizeof expert_names[0]; i++) {
         if (strcmp(part, expert_names[i].gguf)) continue;
         if (t->n_dims != 3) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not 3-D", g->path, t->name);
+        if (t->ne[2] != c->n_experts)
+            return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' stacks %lld experts, but the metadata says %d",
+                           g->path, t->name, (long long)t->ne[2], c->n_experts);
+        if (dtype_of(t->type) == QW_DT_UNKNOWN) return unsupported_type(g, t, err, errlen);
         int64_t shape[2] = {t->ne[1], t->ne[0]};
         size_t per = (size_t)qw_gguf_row_size(t->type, t->ne[0]) * (size_t)t->ne[1];
+        if (!per) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' holds empty experts", g->path, t->name);
         for (int64_t e = 0; e < t->ne[2]; e++) {
             char name[160];
             snprintf(name, sizeof name, "model.layers.%d.mlp.experts.%lld.%s.weight", layer, (long long)e,
@@ -224,27 +239,42 @@ static int cmp_name(const void *a, const void *b) {
     return strcmp(((const qw_st_tensor *)a)->name, ((const qw_st_tensor *)b)->name);
 }
 
-static int tensors_from_gguf(const qw_gguf *g, qw_checkpoint *ck, char *err, size_t errlen) {
+static int tensors_from_gguf(const qw_gguf *g, const qw_config *c, qw_checkpoint *ck, char *err, size_t errlen) {
     for (size_t i = 0; i < g->n_tensors; i++) {
         const qw_gguf_tensor *t = &g->tensors[i];
         char name[160];
         hf_name(t->name, name, sizeof name);
-        int rc = name[0] ? 1 : add_experts(ck, g, t, err, errlen);
+        int rc = name[0] ? 1 : add_experts(ck, g, c, t, err, errlen);
         if (rc <= 0) {
             if (rc < 0) return rc;
             continue;
         }
         if (!name[0]) continue;  /* not a tensor this model reads */
-        if (dtype_of(t->type) == QW_DT_UNKNOWN)
-            return qw_errf(err, errlen, QWENC_EUNSUPPORTED,
-                           "%s: tensor '%s' is %s, which qwenc cannot compute with yet (f32, f16, bf16, q8_0, q4_0)",
-                           g->path, t->name, qw_gguf_type_name(t->type));
+        if (dtype_of(t->type) == QW_DT_UNKNOWN) return unsupported_type(g, t, err, errlen);
         int64_t shape[QW_GGUF_MAX_DIMS];
         for (int d = 0; d < t->n_dims; d++) shape[d] = t->ne[t->n_dims - 1 - d];
         if ((rc = add(ck, name, t, t->n_dims, shape, t->data, t->nbytes, err, errlen))) return rc;
     }
     qsort(ck->tensors, (size_t)ck->n_tensors, sizeof *ck->tensors, cmp_name);
     return 0;
+}
+
+/* The model in g (opened, heap-allocated; the checkpoint takes it over). */
+static int model_from(qw_gguf *g, const char *path, qw_config *c, qw_checkpoint *ck, char *err, size_t errlen) {
+    ck->gguf = g;
+    /* Errors name tensors as "<dir>/<file>": the file is the base name. */
+    const char *base = strrchr(path, '/');
+    int rc = 0;
+    ck->file_names = calloc(1, sizeof *ck->file_names);
+    if (!ck->file_names || !(ck->file_names[0] = strdup(base ? base + 1 : path)))
+        rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    if (!rc) rc = config_from_metadata(g, c, err, errlen);
+    if (!rc) rc = tensors_from_gguf(g, c, ck, err, errlen);
+    if (rc) {
+        qw_config_free(c);
+        qw_checkpoint_close(ck);
+    }
+    return rc;
 }
 
 int qw_gguf_model_open(const char *path, qw_config *c, qw_checkpoint *ck, char *err, size_t errlen) {
@@ -257,17 +287,19 @@ int qw_gguf_model_open(const char *path, qw_config *c, qw_checkpoint *ck, char *
         free(g);
         return rc;
     }
-    ck->gguf = g;
-    /* Errors name tensors as "<dir>/<file>": the file is the base name. */
-    const char *base = strrchr(path, '/');
-    ck->file_names = calloc(1, sizeof *ck->file_names);
-    if (!ck->file_names || !(ck->file_names[0] = strdup(base ? base + 1 : path)))
-        rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    if (!rc) rc = config_from_metadata(g, c, err, errlen);
-    if (!rc) rc = tensors_from_gguf(g, ck, err, errlen);
+    return model_from(g, path, c, ck, err, errlen);
+}
+
+int qw_gguf_model_open_buffer(const char *name, const void *data, size_t size, qw_config *c, qw_checkpoint *ck,
+                              char *err, size_t errlen) {
+    memset(c, 0, sizeof *c);
+    memset(ck, 0, sizeof *ck);
+    qw_gguf *g = calloc(1, sizeof *g);
+    if (!g) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    int rc = qw_gguf_open_buffer(name, data, size, g, err, errlen);
     if (rc) {
-        qw_config_free(c);
-        qw_checkpoint_close(ck);
+        free(g);
+        return rc;
     }
-    return rc;
+    return model_from(g, name, c, ck, err, errlen);
 }
