@@ -6,8 +6,9 @@
  * (not the guard's code) that also completes the prefix, and the completed
  * text parses with jansson as an object; the guard says complete exactly
  * when jansson parses the taken bytes themselves. In token mode (byte 0
- * & 15 == 1), a few tokens are then drawn with json_guard_sample over the real
- * Qwen3 vocabulary; the mask must agree with feeding each token's bytes. */
+ * & 15 == 1), a token is then drawn with json_guard_sample over the real
+ * Qwen3 vocabulary; the mask must agree with feeding tokens' bytes, and the
+ * drawn token must be taken and keep the invariants. */
 #include "server/json_guard.h"
 
 #include <jansson.h>
@@ -200,30 +201,43 @@ static size_t complete(const scan *s, char *buf) {
     return n;
 }
 
-/* jansson's verdict: 1 an object, 0 not, -1 a number it cannot hold (not judged). */
+/* jansson's verdict: 1 an object, 0 not, -1 not judged (a number too large
+ * for it, or U+0000 in a key, which it does not support). */
 static int jansson_object(const char *text, size_t n) {
     json_error_t je;
     json_t *j = json_loadb(text, n, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &je);
-    int r = j ? json_is_object(j) : strstr(je.text, "overflow") ? -1 : 0;
+    int r = j ? json_is_object(j) : strstr(je.text, "overflow") || strstr(je.text, "NUL byte in object key") ? -1 : 0;
     json_decref(j);
     return r;
 }
 
-/* The taken bytes: their scan must succeed, their completion must parse. */
-static void check_prefix(const json_guard *g, const char *text, size_t n) {
-    scan s = {.at = X_TOP};
-    for (size_t i = 0; i < n; i++)
-        FUZZ_CHECK(scan_step(&s, (unsigned char)text[i]) == 0, "the guard took byte %zu of '%.*s', not JSON", i, (int)n,
-                   text);
-    char *full = malloc(n + 300 + 16);
+/* The bytes the guard took, scanned as they come. */
+typedef struct {
+    scan s;
+    char *text;
+    size_t n;
+} taken;
+
+static void take(taken *t, const char *b, size_t k) {
+    for (size_t i = 0; i < k; i++) {
+        FUZZ_CHECK(scan_step(&t->s, (unsigned char)b[i]) == 0, "the guard took byte %zu of '%.*s', not JSON", t->n,
+                   (int)(t->n + 1), t->text);
+        t->text[t->n++] = b[i];
+    }
+}
+
+/* The taken bytes completed must parse as an object; as they are, exactly
+ * when the guard says complete. */
+static void judge(const json_guard *g, const taken *t) {
+    char *full = malloc(t->n + sizeof t->s.stack + 16);
     if (!full) abort();
-    memcpy(full, text, n);
-    size_t m = n + complete(&s, full + n);
+    memcpy(full, t->text, t->n);
+    size_t m = t->n + complete(&t->s, full + t->n);
     FUZZ_CHECK(jansson_object(full, m) != 0, "the completion '%.*s' is not a JSON object", (int)m, full);
-    int as_is = jansson_object(text, n);
+    int as_is = jansson_object(t->text, t->n);
     if (as_is >= 0)
         FUZZ_CHECK(json_guard_complete(g) == as_is, "complete %d, jansson %d on '%.*s'", json_guard_complete(g), as_is,
-                   (int)n, text);
+                   (int)t->n, t->text);
     free(full);
 }
 
@@ -253,35 +267,34 @@ static void check_mask(const json_guard *g, const float *masked, int n, const in
     }
 }
 
-static size_t draw_tokens(json_guard *g, char *text, size_t n, uint64_t *seed) {
+/* One token drawn from random logits under the mask (one mask over the
+ * whole vocabulary is the cost: milliseconds). */
+static void draw_token(json_guard *g, taken *t, uint64_t *seed) {
     int size;
-    const json_vocab *v = vocab(&size);
-    (void)v;
+    (void)vocab(&size);
     static const int32_t eos[2] = {151645, 151643};
     qwenc_sampler_params sp;
     qwenc_sampler_params_init(&sp);
-    sp.temperature = 0.0f;  /* greedy: the draw itself costs little, the mask is what is checked */
+    sp.temperature = 0.0f;
     qwenc_sampler *smp = NULL;
-    float *logits = malloc((size_t)size * sizeof *logits), *scratch = malloc((size_t)size * sizeof *scratch);
-    if (!logits || !scratch || qwenc_sampler_new(&sp, &smp, NULL, 0)) abort();
-    for (int step = 0; step < 2; step++) {
-        for (int i = 0; i < size; i++) logits[i] = (float)(fuzz_rand(seed) % 1000) / 100.0f;
-        memcpy(scratch, logits, (size_t)size * sizeof *logits);
-        json_guard_mask(g, scratch);
-        check_mask(g, scratch, size, eos, seed);
-        int32_t id = json_guard_sample(g, smp, logits, scratch);
-        if (id < 0) break;
-        FUZZ_CHECK(json_guard_accept(g, id) == 0, "a sampled token %d is refused", id);
+    float *masked = malloc((size_t)size * sizeof *masked), *scratch = malloc((size_t)size * sizeof *scratch);
+    if (!masked || !scratch || qwenc_sampler_new(&sp, &smp, NULL, 0)) abort();
+    uint32_t x = (uint32_t)*seed;
+    for (int i = 0; i < size; i++) masked[i] = (float)((x = x * 1664525u + 1013904223u) >> 22);
+    json_guard_mask(g, masked);
+    check_mask(g, masked, size, eos, seed);
+    /* from masked logits the greedy draw is allowed at once (unless nothing is) */
+    int32_t id = json_guard_sample(g, smp, masked, scratch);
+    if (id >= 0) {
+        FUZZ_CHECK(masked[id] != -INFINITY && json_guard_accept(g, id) == 0, "a drawn token %d is refused", id);
         size_t len = 0;
         const char *b = id == eos[0] || id == eos[1] ? "" : qwenc_token_bytes(fuzz_tokenizer(), id, &len);
-        memcpy(text + n, b, len);
-        n += len;
-        check_prefix(g, text, n);
+        take(t, b, len);
+        judge(g, t);
     }
     qwenc_sampler_free(smp);
-    free(logits);
+    free(masked);
     free(scratch);
-    return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -291,27 +304,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_guard *g = json_guard_new(vocab(&size_v), eos, 2);
     uint64_t seed = fuzz_seed(data, size);
     const char *in = (const char *)data + 1;
-    size_t n_in = size - 1, at = 0, n = 0;
-    char *text = malloc(n_in + 2 * 4096);  /* taken bytes, then up to 2 tokens */
-    if (!g || !text) abort();
+    size_t n_in = size - 1, at = 0;
+    taken t = {.s = {.at = X_TOP}, .text = malloc(n_in + 4096)};  /* the bytes, then a token */
+    if (!g || !t.text) abort();
     while (at < n_in) {
         size_t chunk = 1 + fuzz_rand(&seed) % 8;
         if (chunk > n_in - at) chunk = n_in - at;
         if (json_guard_feed(g, in + at, chunk) == 0) {
-            memcpy(text + n, in + at, chunk), n += chunk;
+            take(&t, in + at, chunk);
         } else {
             int refused = 0;
             for (size_t i = 0; i < chunk; i++) {
-                if (json_guard_feed(g, in + at + i, 1) == 0) text[n++] = in[at + i];
+                if (json_guard_feed(g, in + at + i, 1) == 0) take(&t, in + at + i, 1);
                 else refused = 1;
             }
             FUZZ_CHECK(refused, "a chunk was refused but each of its bytes taken");
         }
         at += chunk;
-        check_prefix(g, text, n);
+        if (fuzz_rand(&seed) % 16 == 0) judge(g, &t);  /* a judgement costs O(n): not after every chunk */
     }
-    if ((data[0] & 15) == 1) n = draw_tokens(g, text, n, &seed);  /* a mask costs milliseconds: 1 input in 16 */
+    judge(g, &t);
+    if ((data[0] & 15) == 1) draw_token(g, &t, &seed);  /* 1 input in 16 */
     json_guard_free(g);
-    free(text);
+    free(t.text);
     return 0;
 }

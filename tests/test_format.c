@@ -201,6 +201,11 @@ static void test_from_memory(void) {
     CHECK(ck.n_tensors == 1 && w && (const unsigned char *)w->data == file + 8 + sizeof header - 1, "tensor w");
     qw_checkpoint_close(&ck);
     CHECK(file[8] == '{', "closing left the caller's buffer alone");
+    /* Found by fuzzing: a header without tensors did pointer arithmetic on NULL. */
+    static const char empty[] = "\x1a\0\0\0\0\0\0\0{\"__metadata__\":{\"a\":\"b\"}}";
+    CHECK(qw_checkpoint_open_buffer("empty", empty, sizeof empty - 1, &ck, err, sizeof err) == 0 && ck.n_tensors == 0 &&
+              !qw_checkpoint_find(&ck, "a"), "a file without tensors: %s", err);
+    qw_checkpoint_close(&ck);
     CHECK(qw_checkpoint_open_buffer("mem.safetensors", file, sizeof file - 1, &ck, err, sizeof err) == QWENC_EFORMAT &&
               strstr(err, "mem.safetensors: tensor 'w': data ends at 8"), "short buffer: %s", err);
 

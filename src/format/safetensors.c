@@ -75,6 +75,24 @@ static int cmp_offset(const void *a, const void *b) {
     return px < py ? -1 : px > py;
 }
 
+/* No two tensors of one file (ck->tensors[first..]) may share bytes. */
+static int check_overlap(const qw_checkpoint *ck, int first, const char *path, char *err, size_t errlen) {
+    int n = ck->n_tensors - first, rc = 0;
+    if (n < 2) return 0;  /* (and ck->tensors may be NULL) */
+    qw_st_tensor *sorted = malloc((size_t)n * sizeof *sorted);
+    if (!sorted) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    memcpy(sorted, ck->tensors + first, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_offset);
+    for (int i = 1; i < n && !rc; i++) {
+        const char *prev_end = (const char *)sorted[i - 1].data + sorted[i - 1].nbytes;
+        if ((const char *)sorted[i].data < prev_end)
+            rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensors '%s' and '%s' overlap", path,
+                         sorted[i - 1].name, sorted[i].name);
+    }
+    free(sorted);
+    return rc;
+}
+
 int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path, char *err,
                          size_t errlen) {
     const qw_mapped_file *f = &ck->files[file_index];
@@ -116,21 +134,7 @@ int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path, ch
         }
     }
     json_decref(root);
-    if (rc) return rc;
-    /* No two tensors of this file may share bytes. */
-    int n = ck->n_tensors - first;
-    qw_st_tensor *sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
-    if (!sorted) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    memcpy(sorted, ck->tensors + first, (size_t)n * sizeof *sorted);
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_offset);
-    for (int i = 1; i < n && !rc; i++) {
-        const char *prev_end = (const char *)sorted[i - 1].data + sorted[i - 1].nbytes;
-        if ((const char *)sorted[i].data < prev_end)
-            rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: tensors '%s' and '%s' overlap", path,
-                         sorted[i - 1].name, sorted[i].name);
-    }
-    free(sorted);
-    return rc;
+    return rc ? rc : check_overlap(ck, first, path, err, errlen);
 }
 
 static int cmp_name(const void *a, const void *b) {
@@ -140,6 +144,7 @@ static int cmp_name(const void *a, const void *b) {
 /* Sorts tensors by name (for binary search; a 235B MoE has 18,000+) and
  * rejects a name present twice, within or across shards. */
 static int index_tensors(qw_checkpoint *ck, const char *dir, char *err, size_t errlen) {
+    if (ck->n_tensors < 2) return 0;  /* (and ck->tensors may be NULL, which qsort must not get) */
     qsort(ck->tensors, (size_t)ck->n_tensors, sizeof *ck->tensors, cmp_name);
     for (int i = 1; i < ck->n_tensors; i++)
         if (!strcmp(ck->tensors[i - 1].name, ck->tensors[i].name))
@@ -151,6 +156,7 @@ static int index_tensors(qw_checkpoint *ck, const char *dir, char *err, size_t e
 
 const qw_st_tensor *qw_checkpoint_find(const qw_checkpoint *ck, const char *name) {
     qw_st_tensor key = {.name = (char *)name};
+    if (!ck->n_tensors) return NULL;
     return bsearch(&key, ck->tensors, (size_t)ck->n_tensors, sizeof key, cmp_name);
 }
 
