@@ -62,6 +62,11 @@ static inline const qwenc_tokenizer *fuzz_tokenizer(void) {
     return tok;
 }
 
+/* Runs fn before main, so that libFuzzer does not count loading the
+ * tokenizer (seconds under ASan) against the first input's -timeout. */
+#define FUZZ_PRELOAD(fn) \
+    __attribute__((constructor)) static void fuzz_preload(void) { (void)fn(); }
+
 /* A deterministic generator seeded by the input, for cut points and the
  * like (splitmix64). */
 static inline uint64_t fuzz_rand(uint64_t *state) {

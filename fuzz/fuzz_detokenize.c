@@ -6,6 +6,8 @@
  * text of the known ids. */
 #include "fuzz.h"
 
+FUZZ_PRELOAD(fuzz_tokenizer)
+
 /* Mostly ids near the vocabulary (in range, special, just past it), some
  * anywhere in int32. */
 static int32_t make_id(const uint8_t *b, int n_tokens) {

@@ -254,6 +254,12 @@ static const json_vocab *vocab(int *size) {
     return v;
 }
 
+static const json_vocab *preload_vocab(void) {
+    int size;
+    return vocab(&size);
+}
+FUZZ_PRELOAD(preload_vocab)
+
 /* Does the mask agree with each token's bytes? (A sample of ids, and eos.) */
 static void check_mask(const json_guard *g, const float *masked, int n, const int32_t *eos, uint64_t *seed) {
     const qwenc_tokenizer *t = fuzz_tokenizer();

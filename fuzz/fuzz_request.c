@@ -11,6 +11,8 @@
 
 #include "fuzz.h"
 
+FUZZ_PRELOAD(fuzz_tokenizer)
+
 enum { N_CTX = 4096 };
 
 static void check_error(const srv_error *e) {

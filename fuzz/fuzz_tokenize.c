@@ -4,6 +4,8 @@
  * normalizer), and the streaming decoder agrees with the whole one. */
 #include "fuzz.h"
 
+FUZZ_PRELOAD(fuzz_tokenizer)
+
 static int is_nfc(const char *s, size_t n) {
     utf8proc_uint8_t *nfc = NULL;
     utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &nfc,

@@ -178,6 +178,9 @@ static void test_config(void) {
          "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"rope_scaling\":{\"rope_type\":\"yarn\"}}", "yarn"},
         {"[1,2]", "not a JSON object"},
         {"{\"model_type\":\"gpt2\"}", "unsupported architecture"},
+        /* found by fuzzing: a table of a billion layers was allocated before any tensor was read */
+        {"{\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,"
+         "\"num_hidden_layers\":1000000000,\"num_attention_heads\":2}", "'num_hidden_layers' must be an integer in [1, 65536]"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         d = fresh_dir("cfg-bad");

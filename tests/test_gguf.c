@@ -238,16 +238,16 @@ static void test_small_buffer(void) {
     free(b.p);
 }
 
-/* A small qwen3moe file whose one stacked expert tensor is `experts`:
+/* A small qwen3moe file of `layers` layers whose one stacked expert tensor is `experts`:
  * qw_gguf_model_open's result and message. Found by fuzzing: a stack of an
  * unknown type became views at NULL, and a stack of empty experts could
  * claim any number of them. */
-static int moe_with_experts(const tinfo *experts, size_t data, char *err, size_t errlen) {
+static int moe_file(uint32_t layers, const tinfo *experts, size_t data, char *err, size_t errlen) {
     buf k = {0};
     kv_str(&k, "general.architecture", "qwen3moe");
     const char *keys[] = {"qwen3moe.block_count", "qwen3moe.embedding_length", "qwen3moe.attention.head_count",
                           "qwen3moe.expert_count", "qwen3moe.expert_used_count", "qwen3moe.expert_feed_forward_length"};
-    const uint32_t vals[] = {1, 32, 2, 2, 1, 32};
+    const uint32_t vals[] = {layers, 32, 2, 2, 1, 32};
     for (int i = 0; i < 6; i++) kv_u32(&k, keys[i], vals[i]);
     tinfo t[2] = {{"token_embd.weight", 2, {32, 4}, QW_GGML_F32, 0}, *experts};
     buf b = build(3, &k, 7, t, 2, 32, data);
@@ -261,6 +261,10 @@ static int moe_with_experts(const tinfo *experts, size_t data, char *err, size_t
     free(k.p);
     free(b.p);
     return rc;
+}
+
+static int moe_with_experts(const tinfo *experts, size_t data, char *err, size_t errlen) {
+    return moe_file(1, experts, data, err, errlen);
 }
 
 static void test_expert_stacks(void) {
@@ -279,6 +283,9 @@ static void test_expert_stacks(void) {
     tinfo empty = {"blk.0.ffn_up_exps.weight", 3, {32, 0, 2}, QW_GGML_Q8_0, 512};
     CHECK(moe_with_experts(&empty, 512, err, sizeof err) == QWENC_EFORMAT && strstr(err, "holds empty experts"),
           "empty experts: %s", err);
+    /* Found by fuzzing: a block_count of a billion had the loader allocate a gigabyte table. */
+    CHECK(moe_file(1000000000, &good, 512 + 2 * 32 * 34, err, sizeof err) == QWENC_EFORMAT &&
+              strstr(err, "'qwen3moe.block_count' is not a count up to 65536"), "a billion layers: %s", err);
 }
 
 /* Version 2 has the same layout; 64-byte alignment moves the data section;

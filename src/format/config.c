@@ -100,8 +100,8 @@ static int load_moe(const char *path, json_t *root, qw_config *c, char *err, siz
     c->mlp_only = calloc((size_t)c->n_layers, 1);
     if (!c->mlp_only) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     if (c->arch != QW_ARCH_QWEN3_MOE) return 0;
-    int rc = get_int(path, root, "num_experts", 1, 1 << 20, &c->n_experts, err, errlen);
-    if (rc == 0) rc = get_int(path, root, "num_local_experts", 1, 1 << 20, &c->n_experts, err, errlen);
+    int rc = get_int(path, root, "num_experts", 1, QW_MAX_EXPERTS, &c->n_experts, err, errlen);
+    if (rc == 0) rc = get_int(path, root, "num_local_experts", 1, QW_MAX_EXPERTS, &c->n_experts, err, errlen);
     if (rc == 0) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: missing 'num_experts'", path);
     if (rc < 0) return rc;
     if ((rc = need_int(path, root, "num_experts_per_tok", &c->n_experts_per_tok, err, errlen))) return rc;
@@ -197,7 +197,8 @@ static int load_fields(const char *path, json_t *root, qw_config *c, char *err, 
     if ((rc = need_int(path, root, "vocab_size", &c->vocab_size, err, errlen))) return rc;
     if ((rc = need_int(path, root, "hidden_size", &c->hidden_size, err, errlen))) return rc;
     if ((rc = need_int(path, root, "intermediate_size", &c->intermediate_size, err, errlen))) return rc;
-    if ((rc = need_int(path, root, "num_hidden_layers", &c->n_layers, err, errlen))) return rc;
+    if ((rc = get_int(path, root, "num_hidden_layers", 1, QW_MAX_LAYERS, &c->n_layers, err, errlen)) <= 0)
+        return rc ? rc : qw_errf(err, errlen, QWENC_EFORMAT, "%s: missing 'num_hidden_layers'", path);
     if ((rc = need_int(path, root, "num_attention_heads", &c->n_heads, err, errlen))) return rc;
     c->n_kv_heads = c->n_heads;
     if ((rc = get_int(path, root, "num_key_value_heads", 1, BIG, &c->n_kv_heads, err, errlen)) < 0) return rc;

@@ -9,6 +9,12 @@
 
 typedef enum { QW_ARCH_QWEN2, QW_ARCH_QWEN3, QW_ARCH_QWEN3_MOE } qw_arch;
 
+/* More layers or experts than any model has, but few enough that tables
+ * sized by them (allocated before a tensor is read) stay small: a hostile
+ * config must not make the loader allocate gigabytes. */
+#define QW_MAX_LAYERS 65536
+#define QW_MAX_EXPERTS (1 << 20)
+
 #define QW_MAX_EOS (int)(sizeof ((qwenc_gen_defaults *)0)->eos_ids / sizeof(int))
 
 typedef struct {

@@ -9,16 +9,18 @@
 
 /* ---- metadata -> qw_config ---- */
 
-/* An optional integer "<arch>.<key>"; keeps *out when absent. */
-static int arch_int(const qw_gguf *g, const char *arch, const char *key, int required, int *out, char *err,
+#define BIG 1000000000  /* bound of a dimension (as in config.json) */
+
+/* An optional integer "<arch>.<key>" in [0, max]; keeps *out when absent. */
+static int arch_int(const qw_gguf *g, const char *arch, const char *key, int required, int max, int *out, char *err,
                     size_t errlen) {
     char full[128];
     snprintf(full, sizeof full, "%s.%s", arch, key);
     const qw_gguf_kv *kv = qw_gguf_find(g, full);
     int64_t v;
     if (!kv) return required ? qw_errf(err, errlen, QWENC_EFORMAT, "%s: missing '%s'", g->path, full) : 0;
-    if (!qw_gguf_kv_i64(kv, &v) || v < 0 || v > 1000000000)
-        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not a count", g->path, full);
+    if (!qw_gguf_kv_i64(kv, &v) || v < 0 || v > max)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not a count up to %d", g->path, full, max);
     *out = (int)v;
     return 0;
 }
@@ -69,19 +71,20 @@ static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_
     const qw_gguf_tensor *emb = qw_gguf_tensor_find(g, "token_embd.weight");
     if (!emb || emb->n_dims != 2) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: no 2-D token_embd.weight", g->path);
     c->vocab_size = (int)emb->ne[1];
-    if ((rc = arch_int(g, arch, "block_count", 1, &c->n_layers, err, errlen)) ||
-        (rc = arch_int(g, arch, "embedding_length", 1, &c->hidden_size, err, errlen)) ||
-        (rc = arch_int(g, arch, "feed_forward_length", c->arch != QW_ARCH_QWEN3_MOE, &c->intermediate_size, err, errlen)) ||
-        (rc = arch_int(g, arch, "attention.head_count", 1, &c->n_heads, err, errlen)))
+    if ((rc = arch_int(g, arch, "block_count", 1, QW_MAX_LAYERS, &c->n_layers, err, errlen)) ||
+        (rc = arch_int(g, arch, "embedding_length", 1, BIG, &c->hidden_size, err, errlen)) ||
+        (rc = arch_int(g, arch, "feed_forward_length", c->arch != QW_ARCH_QWEN3_MOE, BIG, &c->intermediate_size, err,
+                       errlen)) ||
+        (rc = arch_int(g, arch, "attention.head_count", 1, BIG, &c->n_heads, err, errlen)))
         return rc;
     c->n_kv_heads = c->n_heads;
     c->head_dim = c->n_heads ? c->hidden_size / c->n_heads : 0;
     c->max_position_embeddings = 32768;
     c->rope_theta = 10000.0;
     c->rms_norm_eps = 1e-6;
-    if ((rc = arch_int(g, arch, "attention.head_count_kv", 0, &c->n_kv_heads, err, errlen)) ||
-        (rc = arch_int(g, arch, "attention.key_length", 0, &c->head_dim, err, errlen)) ||
-        (rc = arch_int(g, arch, "context_length", 0, &c->max_position_embeddings, err, errlen)) ||
+    if ((rc = arch_int(g, arch, "attention.head_count_kv", 0, BIG, &c->n_kv_heads, err, errlen)) ||
+        (rc = arch_int(g, arch, "attention.key_length", 0, BIG, &c->head_dim, err, errlen)) ||
+        (rc = arch_int(g, arch, "context_length", 0, BIG, &c->max_position_embeddings, err, errlen)) ||
         (rc = arch_float(g, arch, "rope.freq_base", &c->rope_theta, err, errlen)) ||
         (rc = arch_float(g, arch, "attention.layer_norm_rms_epsilon", &c->rms_norm_eps, err, errlen)))
         return rc;
@@ -94,9 +97,9 @@ static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_
     if (c->arch == QW_ARCH_QWEN3_MOE) {
         c->decoder_sparse_step = 1;
         c->norm_topk_prob = 1;  /* every released Qwen3-MoE; llama.cpp assumes it too */
-        if ((rc = arch_int(g, arch, "expert_count", 1, &c->n_experts, err, errlen)) ||
-            (rc = arch_int(g, arch, "expert_used_count", 1, &c->n_experts_per_tok, err, errlen)) ||
-            (rc = arch_int(g, arch, "expert_feed_forward_length", 1, &c->moe_intermediate_size, err, errlen)))
+        if ((rc = arch_int(g, arch, "expert_count", 1, QW_MAX_EXPERTS, &c->n_experts, err, errlen)) ||
+            (rc = arch_int(g, arch, "expert_used_count", 1, QW_MAX_EXPERTS, &c->n_experts_per_tok, err, errlen)) ||
+            (rc = arch_int(g, arch, "expert_feed_forward_length", 1, BIG, &c->moe_intermediate_size, err, errlen)))
             return rc;
         if (!c->n_experts || !c->n_experts_per_tok || c->n_experts_per_tok > c->n_experts)
             return qw_errf(err, errlen, QWENC_EFORMAT, "%s: inconsistent expert counts", g->path);
