@@ -46,6 +46,7 @@ static void expect_ck_error(const char *what, const char *dir, const char *needl
     int rc = qw_checkpoint_open(dir, &ck, err, sizeof err);
     CHECK(rc < 0, "%s: opened a bad checkpoint", what);
     CHECK(strstr(err, needle) != NULL, "%s: '%s' not in '%s'", what, needle, err);
+    CHECK(!strpbrk(err, "\n\r\x1b"), "%s: the message is not one line: '%s'", what, err);
     if (rc == 0) qw_checkpoint_close(&ck);
 }
 
@@ -238,6 +239,14 @@ static void test_safetensors(void) {
     write_file(d, "model.safetensors.index.json", idx, strlen(idx));
     expect_ck_error("shard path outside the directory", d, "not a plain file name");
 
+    /* Found by fuzzing: messages quoting the file (a JSON token, a tensor
+     * name) carried its control characters, so one error took several lines. */
+    d = fresh_dir("control-chars");
+    write_st(d, "model.safetensors", "{\"a\nb\":\n\x1b[31m}", 0);
+    expect_ck_error("newline in a bad JSON token", d, "invalid JSON header");
+    write_st(d, "model.safetensors", "{\"a\\nb\\u001b\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4);
+    expect_ck_error("control characters in a tensor name", d, "tensor 'a?b?': bad shape");
+
     d = fresh_dir("loop");
     char link[600];
     snprintf(link, sizeof link, "%s/model.safetensors", d);
@@ -334,8 +343,11 @@ static void test_config(void) {
         {"{\"model_type\":\"qwen3\",\"vocab_size\":999999999,\"hidden_size\":8,\"intermediate_size\":8,"
          "\"num_hidden_layers\":1,\"num_attention_heads\":2}", "vocab_size = 999999999 is more than"},
         {"{\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,"
-         "\"num_hidden_layers\":100000,\"num_attention_heads\":2}", "num_hidden_layers = 100000 is more than 65536"},
+         "\"num_hidden_layers\":100000,\"num_attention_heads\":2}", "'num_hidden_layers' must be an integer in [1, 65536]"},
         {"{\"model_type\":\"gpt2\"}", "unsupported architecture"},
+        /* found by fuzzing: a table of a billion layers was allocated before any tensor was read */
+        {"{\"model_type\":\"qwen3\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":8,"
+         "\"num_hidden_layers\":1000000000,\"num_attention_heads\":2}", "'num_hidden_layers' must be an integer in [1, 65536]"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         d = fresh_dir("cfg-bad");
@@ -346,6 +358,39 @@ static void test_config(void) {
         if (!rc) qw_config_free(&c);
     }
     test_config_files();
+}
+
+/* The same parsers on bytes in memory (what the fuzz harnesses drive). */
+static void test_from_memory(void) {
+    static const char header[] = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    unsigned char file[8 + sizeof header - 1 + 8] = {sizeof header - 1};
+    memcpy(file + 8, header, sizeof header - 1);
+    qw_checkpoint ck;
+    char err[512] = "";
+    CHECK(qw_checkpoint_open_buffer("mem.safetensors", file, sizeof file, &ck, err, sizeof err) == 0, "buffer: %s", err);
+    const qw_st_tensor *w = qw_checkpoint_find(&ck, "w");
+    CHECK(ck.n_tensors == 1 && w && (const unsigned char *)w->data == file + 8 + sizeof header - 1, "tensor w");
+    qw_checkpoint_close(&ck);
+    CHECK(file[8] == '{', "closing left the caller's buffer alone");
+    /* Found by fuzzing: a header without tensors did pointer arithmetic on NULL. */
+    static const char empty[] = "\x1a\0\0\0\0\0\0\0{\"__metadata__\":{\"a\":\"b\"}}";
+    CHECK(qw_checkpoint_open_buffer("empty", empty, sizeof empty - 1, &ck, err, sizeof err) == 0 && ck.n_tensors == 0 &&
+              !qw_checkpoint_find(&ck, "a"), "a file without tensors: %s", err);
+    qw_checkpoint_close(&ck);
+    CHECK(qw_checkpoint_open_buffer("mem.safetensors", file, sizeof file - 1, &ck, err, sizeof err) == QWENC_EFORMAT &&
+              strstr(err, "mem.safetensors: tensor 'w': data ends at 8"), "short buffer: %s", err);
+
+    qw_config c;
+    CHECK(qw_config_parse("cfg", hub_cfg, strlen(hub_cfg), &c, err, sizeof err) == 0, "config text: %s", err);
+    CHECK(c.n_experts == 8 && c.gen.n_eos == 0, "config fields");
+    static const char gen[] = "{\"temperature\":0.6,\"top_k\":20,\"eos_token_id\":[5,6]}";
+    CHECK(qw_config_parse_generation("gen", gen, strlen(gen), &c, err, sizeof err) == 0, "generation text: %s", err);
+    CHECK(c.gen.temperature == 0.6f && c.gen.top_k == 20 && c.gen.n_eos == 2 && c.gen.eos_ids[1] == 6, "generation");
+    CHECK(qw_config_parse_generation("gen", "[]", 2, &c, err, sizeof err) == QWENC_EFORMAT &&
+              !strcmp(err, "gen: not a JSON object"), "generation config that is not an object: %s", err);
+    qw_config_free(&c);
+    CHECK(qw_config_parse("cfg", "{\"model_type\":\"qwen3\"", 21, &c, err, sizeof err) == QWENC_EFORMAT &&
+              strstr(err, "cfg:1:21: invalid JSON"), "truncated config text: %s", err);
 }
 
 /* Every f16 bit pattern against the definition: (-1)^s * 2^(e-15) * 1.m,
@@ -384,6 +429,7 @@ int main(void) {
     if (!mkdtemp(tmp)) { perror("mkdtemp"); return 2; }
     test_safetensors();
     test_config();
+    test_from_memory();
     test_routing();
     test_f16();
     char cmd[300];

@@ -218,6 +218,76 @@ static void test_small_valid(void) {
     qw_gguf_close(&g);
 }
 
+/* The same bytes from memory: the same file, and a truncated copy fails the
+ * same way, naming the buffer. */
+static void test_small_buffer(void) {
+    buf b = small_file();
+    qw_gguf g;
+    char err[512] = "";
+    int rc = qw_gguf_open_buffer("mem.gguf", b.p, b.n, &g, err, sizeof err);
+    CHECK(rc == 0, "small buffer: %s", err);
+    if (!rc) {
+        const qw_gguf_tensor *t = qw_gguf_tensor_find(&g, "b");
+        CHECK(g.n_kv == 5 && g.n_tensors == 3 && t && (const unsigned char *)t->data == b.p + g.data_offset + 32,
+              "tensors point into the buffer");
+        qw_gguf_close(&g);
+    }
+    CHECK(b.p[0] == 'G', "closing left the buffer alone");
+    rc = qw_gguf_open_buffer("mem.gguf", b.p, b.n - 1, &g, err, sizeof err);
+    CHECK(rc == QWENC_EFORMAT && strstr(err, "mem.gguf: ") == err && strstr(err, "runs past the end"),
+          "truncated buffer: %s", err);
+    free(b.p);
+}
+
+/* A small qwen3moe file of `layers` layers whose one stacked expert tensor is `experts`:
+ * qw_gguf_model_open's result and message. Found by fuzzing: a stack of an
+ * unknown type became views at NULL, and a stack of empty experts could
+ * claim any number of them. */
+static int moe_file(uint32_t layers, const tinfo *experts, size_t data, char *err, size_t errlen) {
+    buf k = {0};
+    kv_str(&k, "general.architecture", "qwen3moe");
+    const char *keys[] = {"qwen3moe.block_count", "qwen3moe.embedding_length", "qwen3moe.attention.head_count",
+                          "qwen3moe.expert_count", "qwen3moe.expert_used_count", "qwen3moe.expert_feed_forward_length"};
+    const uint32_t vals[] = {layers, 32, 2, 2, 1, 32};
+    for (int i = 0; i < 6; i++) kv_u32(&k, keys[i], vals[i]);
+    tinfo t[2] = {{"token_embd.weight", 2, {32, 4}, QW_GGML_F32, 0}, *experts};
+    buf b = build(3, &k, 7, t, 2, 32, data);
+    qw_config c;
+    qw_checkpoint ck;
+    int rc = qw_gguf_model_open(write_tmp("moe.gguf", b.p, b.n), &c, &ck, err, errlen);
+    if (!rc) {
+        qw_config_free(&c);
+        qw_checkpoint_close(&ck);
+    }
+    free(k.p);
+    free(b.p);
+    return rc;
+}
+
+static int moe_with_experts(const tinfo *experts, size_t data, char *err, size_t errlen) {
+    return moe_file(1, experts, data, err, errlen);
+}
+
+static void test_expert_stacks(void) {
+    char err[512] = "";
+    tinfo good = {"blk.0.ffn_up_exps.weight", 3, {32, 32, 2}, QW_GGML_Q8_0, 512};
+    CHECK(moe_with_experts(&good, 512 + 2 * 32 * 34, err, sizeof err) == 0, "two q8_0 experts: %s", err);
+    tinfo unknown = {"blk.0.ffn_up_exps.weight", 3, {32, 32, 2}, 99, 512};
+    CHECK(moe_with_experts(&unknown, 512, err, sizeof err) == QWENC_EUNSUPPORTED && strstr(err, "ffn_up_exps") &&
+              strstr(err, "cannot compute"), "experts of an unknown type: %s", err);
+    tinfo q4k = {"blk.0.ffn_up_exps.weight", 3, {256, 32, 2}, QW_GGML_Q4_K, 512};
+    CHECK(moe_with_experts(&q4k, 512 + 2 * 32 * 144, err, sizeof err) == 0, "two q4_k experts: %s", err);
+    tinfo count = {"blk.0.ffn_up_exps.weight", 3, {32, 32, 3}, QW_GGML_Q8_0, 512};
+    CHECK(moe_with_experts(&count, 512 + 3 * 32 * 34, err, sizeof err) == QWENC_EFORMAT &&
+              strstr(err, "stacks 3 experts, but the metadata says 2"), "3 experts for 2: %s", err);
+    tinfo empty = {"blk.0.ffn_up_exps.weight", 3, {32, 0, 2}, QW_GGML_Q8_0, 512};
+    CHECK(moe_with_experts(&empty, 512, err, sizeof err) == QWENC_EFORMAT && strstr(err, "holds empty experts"),
+          "empty experts: %s", err);
+    /* Found by fuzzing: a block_count of a billion had the loader allocate a gigabyte table. */
+    CHECK(moe_file(1000000000, &good, 512 + 2 * 32 * 34, err, sizeof err) == QWENC_EFORMAT &&
+              strstr(err, "'qwen3moe.block_count' is not a count up to 65536"), "a billion layers: %s", err);
+}
+
 /* Version 2 has the same layout; 64-byte alignment moves the data section;
  * an unknown tensor type opens but fails on use; nested arrays are allowed. */
 static void test_small_variants(void) {
@@ -790,6 +860,8 @@ int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/qwenc-gguf-XXXXXX");
     if (!mkdtemp(tmp)) { perror("mkdtemp"); return 2; }
     test_small_valid();
+    test_small_buffer();
+    test_expert_stacks();
     test_small_variants();
     test_small_header();
     test_small_truncated();

@@ -345,6 +345,21 @@ static void test_hostile_inputs(void) {
                  sizeof err) == QWENC_EINVAL,
           "runaway loops must stop");
     CHECK(strstr(err, "runs too long") || strstr(err, "MiB of memory"), "runaway loop message: %s", err);
+    /* Smaller limits, as the fuzz harness renders under: the same clean errors, sooner. */
+    qw_template_limits lim;
+    qw_template_limits_default(&lim);
+    CHECK(lim.max_steps == 50000000 && lim.max_bytes == (size_t)512 << 20, "default limits");
+    lim = (qw_template_limits){.max_steps = 100, .max_bytes = 1 << 20};
+    CHECK(qw_template_render_limits("{% for i in range(30) %}{{ i }}{% endfor %}", NULL, &lim, &out, err, sizeof err) == 0,
+          "within the limits: %s", err);
+    free(out);
+    CHECK(qw_template_render_limits("{% for i in range(1000) %}{{ i }}{% endfor %}", NULL, &lim, &out, err, sizeof err) ==
+                  QWENC_EINVAL && !out && strstr(err, "runs too long (more than 100 steps)"),
+          "steps limit: %s", err);
+    CHECK(qw_template_render_limits("{{ 'ab' * 600000 }}", NULL, &lim, &out, err, sizeof err) == QWENC_EINVAL &&
+              strstr(err, "repetition result too large"), "repetition past the byte limit: %s", err);
+    CHECK(qw_template_render_limits("{% set x = 'ab' * 300000 %}{{ x ~ x ~ x }}", NULL, &lim, &out, err, sizeof err) ==
+                  QWENC_EINVAL && strstr(err, "1 MiB"), "byte limit: %s", err);
     const char *truncated[] = {"{{", "{%", "{#", "{% if", "{{ 'a", "{% for x in", "{% macro m(", "{{ x[1:", "{{ {'a':"};
     for (size_t i = 0; i < sizeof truncated / sizeof truncated[0]; i++) {
         CHECK(qw_template_render(truncated[i], NULL, &out, err, sizeof err) == QWENC_EINVAL && !out,

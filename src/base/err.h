@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include "qwenc.h"
 
-/* Formats into err (if non-NULL) and returns code. */
+/* Formats into err (if non-NULL) and returns code. Control characters in
+ * the message (quoted from a file, say) become '?': it is always one line. */
 int qw_errf(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -40,8 +40,7 @@ static int open_regular(const char *path, struct stat *st, char *err, size_t err
 }
 
 int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen) {
-    out->data = NULL;
-    out->size = 0;
+    *out = (qw_mapped_file){0};
     struct stat st;
     int fd = open_regular(path, &st, err, errlen);
     if (fd < 0) return fd;
@@ -60,14 +59,12 @@ int qw_file_map(const char *path, qw_mapped_file *out, char *err, size_t errlen)
 }
 
 void qw_file_unmap(qw_mapped_file *f) {
-    if (f->data) munmap((void *)f->data, f->size);
-    f->data = NULL;
-    f->size = 0;
+    if (f->data && !f->borrowed) munmap((void *)f->data, f->size);
+    *f = (qw_mapped_file){0};
 }
 
 int qw_anon_map(size_t size, qw_mapped_file *out) {
-    out->data = NULL;
-    out->size = 0;
+    *out = (qw_mapped_file){0};
     if (!size) return 0;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return QWENC_ENOMEM;

@@ -7,6 +7,9 @@
 typedef struct {
     const unsigned char *data;  /* NULL for an empty file */
     size_t size;
+    /* 1: data is a caller's buffer (a file parsed from memory), which
+     * qw_file_unmap leaves alone. */
+    int borrowed;
 } qw_mapped_file;
 
 /* Maps a regular file; anything else (a directory, a FIFO, a device) is

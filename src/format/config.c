@@ -100,8 +100,8 @@ static int load_moe(const char *path, json_t *root, qw_config *c, char *err, siz
     c->mlp_only = calloc((size_t)c->n_layers, 1);
     if (!c->mlp_only) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     if (c->arch != QW_ARCH_QWEN3_MOE) return 0;
-    int rc = get_int(path, root, "num_experts", 1, 1 << 20, &c->n_experts, err, errlen);
-    if (rc == 0) rc = get_int(path, root, "num_local_experts", 1, 1 << 20, &c->n_experts, err, errlen);
+    int rc = get_int(path, root, "num_experts", 1, QW_MAX_EXPERTS, &c->n_experts, err, errlen);
+    if (rc == 0) rc = get_int(path, root, "num_local_experts", 1, QW_MAX_EXPERTS, &c->n_experts, err, errlen);
     if (rc == 0) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: missing 'num_experts'", path);
     if (rc < 0) return rc;
     if ((rc = need_int(path, root, "num_experts_per_tok", &c->n_experts_per_tok, err, errlen))) return rc;
@@ -142,22 +142,12 @@ void qw_config_default_generation(qw_config *c) {
     if (c->eos_id >= 0) c->gen.eos_ids[c->gen.n_eos++] = c->eos_id;
 }
 
-static int load_generation_config(const char *dir, qw_config *c, char *err, size_t errlen) {
-    qw_config_default_generation(c);
-    char *path = qw_path_join(dir, "generation_config.json");
-    if (!path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    if (!qw_path_present(path)) {
-        free(path);
-        return 0;
-    }
-    json_t *root;
-    int rc = qw_json_load_file(path, &root, err, errlen);
-    if (rc) {
-        free(path);
-        return rc;
-    }
+/* generation_config.json's fields over the defaults already in c. */
+static int generation_fields(const char *path, json_t *root, qw_config *c, char *err, size_t errlen) {
+    if (!json_is_object(root)) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: not a JSON object", path);
     double x = 0;
-    if (rc == 0 && (rc = get_num(path, root, "temperature", &x, err, errlen)) > 0) c->gen.temperature = (float)x;
+    int rc = 0;
+    if ((rc = get_num(path, root, "temperature", &x, err, errlen)) > 0) c->gen.temperature = (float)x;
     if (rc >= 0 && (rc = get_num(path, root, "top_p", &x, err, errlen)) > 0) c->gen.top_p = (float)x;
     if (rc >= 0 && (rc = get_num(path, root, "min_p", &x, err, errlen)) > 0) c->gen.min_p = (float)x;
     if (rc >= 0 && (rc = get_num(path, root, "repetition_penalty", &x, err, errlen)) > 0)
@@ -175,9 +165,30 @@ static int load_generation_config(const char *dir, qw_config *c, char *err, size
                 c->gen.eos_ids[c->gen.n_eos++] = (int)json_integer_value(v);
         }
     }
-    json_decref(root);
-    free(path);
     return rc < 0 ? rc : 0;
+}
+
+int qw_config_parse_generation(const char *path, const char *text, size_t len, qw_config *c, char *err,
+                               size_t errlen) {
+    json_t *root;
+    int rc = qw_json_parse(path, text, len, &root, err, errlen);
+    if (rc) return rc;
+    rc = generation_fields(path, root, c, err, errlen);
+    json_decref(root);
+    return rc;
+}
+
+static int load_generation_config(const char *dir, qw_config *c, char *err, size_t errlen) {
+    qw_config_default_generation(c);
+    char *path = qw_path_join(dir, "generation_config.json");
+    if (!path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    char *text = NULL;
+    size_t len = 0;
+    int rc = qw_path_present(path) ? qw_file_read_all(path, &text, &len, err, errlen) : 0;
+    if (!rc && text) rc = qw_config_parse_generation(path, text, len, c, err, errlen);
+    free(text);
+    free(path);
+    return rc;
 }
 
 static int load_fields(const char *path, json_t *root, qw_config *c, char *err, size_t errlen) {
@@ -186,7 +197,8 @@ static int load_fields(const char *path, json_t *root, qw_config *c, char *err, 
     if ((rc = need_int(path, root, "vocab_size", &c->vocab_size, err, errlen))) return rc;
     if ((rc = need_int(path, root, "hidden_size", &c->hidden_size, err, errlen))) return rc;
     if ((rc = need_int(path, root, "intermediate_size", &c->intermediate_size, err, errlen))) return rc;
-    if ((rc = need_int(path, root, "num_hidden_layers", &c->n_layers, err, errlen))) return rc;
+    if ((rc = get_int(path, root, "num_hidden_layers", 1, QW_MAX_LAYERS, &c->n_layers, err, errlen)) <= 0)
+        return rc ? rc : qw_errf(err, errlen, QWENC_EFORMAT, "%s: missing 'num_hidden_layers'", path);
     if ((rc = need_int(path, root, "num_attention_heads", &c->n_heads, err, errlen))) return rc;
     c->n_kv_heads = c->n_heads;
     if ((rc = get_int(path, root, "num_key_value_heads", 1, BIG, &c->n_kv_heads, err, errlen)) < 0) return rc;
@@ -233,19 +245,29 @@ static int load_fields(const char *path, json_t *root, qw_config *c, char *err, 
     return qw_config_check_dims(path, c, err, errlen);
 }
 
+int qw_config_parse(const char *path, const char *text, size_t len, qw_config *c, char *err, size_t errlen) {
+    memset(c, 0, sizeof *c);
+    json_t *root;
+    int rc = qw_json_parse(path, text, len, &root, err, errlen);
+    if (rc) return rc;
+    if (!json_is_object(root)) rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: not a JSON object", path);
+    else rc = load_fields(path, root, c, err, errlen);
+    json_decref(root);
+    if (rc) qw_config_free(c);
+    else qw_config_default_generation(c);
+    return rc;
+}
+
 int qw_config_load(const char *dir, qw_config *c, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     int rc = qw_dir_check(dir, err, errlen);
     if (rc) return rc;
-    char *path = qw_path_join(dir, "config.json");
+    char *path = qw_path_join(dir, "config.json"), *text = NULL;
     if (!path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    json_t *root;
-    rc = qw_json_load_file(path, &root, err, errlen);
-    if (rc == 0) {
-        if (!json_is_object(root)) rc = qw_errf(err, errlen, QWENC_EFORMAT, "%s: not a JSON object", path);
-        else rc = load_fields(path, root, c, err, errlen);
-        json_decref(root);
-    }
+    size_t len = 0;
+    rc = qw_file_read_all(path, &text, &len, err, errlen);
+    if (rc == 0) rc = qw_config_parse(path, text, len, c, err, errlen);
+    free(text);
     free(path);
     if (rc == 0) rc = load_generation_config(dir, c, err, errlen);
     if (rc) qw_config_free(c);

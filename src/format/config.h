@@ -10,6 +10,12 @@
 
 typedef enum { QW_ARCH_QWEN2, QW_ARCH_QWEN3, QW_ARCH_QWEN3_MOE } qw_arch;
 
+/* More layers or experts than any model has, but few enough that tables
+ * sized by them (allocated before a tensor is read) stay small: a hostile
+ * config must not make the loader allocate gigabytes. */
+#define QW_MAX_LAYERS 65536
+#define QW_MAX_EXPERTS (1 << 20)
+
 #define QW_MAX_EOS (int)(sizeof ((qwenc_gen_defaults *)0)->eos_ids / sizeof(int))
 
 typedef struct {
@@ -46,7 +52,6 @@ typedef struct {
  * head_dim): a batch of 512 rows of it still counts in an int. Real models
  * are under 2^18. */
 #define QW_MAX_DIM (1 << 21)
-#define QW_MAX_LAYERS (1 << 16)
 
 /* Every dimension within QW_MAX_DIM and the layers within QW_MAX_LAYERS,
  * products included; else QWENC_EFORMAT naming path and the field. */
@@ -55,6 +60,13 @@ int qw_config_check_dims(const char *path, const qw_config *c, char *err, size_t
 /* Reads dir/config.json and dir/generation_config.json (optional). */
 int qw_config_load(const char *dir, qw_config *c, char *err, size_t errlen);
 void qw_config_free(qw_config *c);
+
+/* The same from text in memory (path names the source in errors):
+ * config.json into c (with default generation settings), then
+ * generation_config.json's fields over c's generation settings. */
+int qw_config_parse(const char *path, const char *text, size_t len, qw_config *c, char *err, size_t errlen);
+int qw_config_parse_generation(const char *path, const char *text, size_t len, qw_config *c, char *err,
+                               size_t errlen);
 
 /* Generation defaults when no generation_config.json says otherwise:
  * transformers' GenerationConfig defaults (greedy), eos from the config. */

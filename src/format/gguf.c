@@ -502,17 +502,15 @@ static int parse_all(reader *r, qw_gguf *g, span **keys, span **names) {
     return 0;
 }
 
-int qw_gguf_open(const char *path, qw_gguf *g, char *err, size_t errlen) {
-    memset(g, 0, sizeof *g);
-    int rc = qw_file_map(path, &g->file, err, errlen);
-    if (rc) return rc;
+/* Validates the bytes in g->file (mapped or borrowed) as a GGUF file. */
+static int open_bytes(const char *path, qw_gguf *g, char *err, size_t errlen) {
     if (!(g->path = strdup(path))) {
         qw_gguf_close(g);
         return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
     }
     reader r = {g->file.data, g->file.size, 0, g->path, err, errlen};
     span *keys = NULL, *names = NULL;
-    rc = parse_all(&r, g, &keys, &names);
+    int rc = parse_all(&r, g, &keys, &names);
     if (!rc) rc = copy_names(g, keys, names, err, errlen);
     free(keys);
     free(names);
@@ -521,6 +519,18 @@ int qw_gguf_open(const char *path, qw_gguf *g, char *err, size_t errlen) {
     if (!rc) rc = place_tensors(g, r.pos, err, errlen);
     if (rc) qw_gguf_close(g);
     return rc;
+}
+
+int qw_gguf_open(const char *path, qw_gguf *g, char *err, size_t errlen) {
+    memset(g, 0, sizeof *g);
+    int rc = qw_file_map(path, &g->file, err, errlen);
+    return rc ? rc : open_bytes(path, g, err, errlen);
+}
+
+int qw_gguf_open_buffer(const char *name, const void *data, size_t size, qw_gguf *g, char *err, size_t errlen) {
+    memset(g, 0, sizeof *g);
+    g->file = (qw_mapped_file){.data = data, .size = size, .borrowed = 1};
+    return open_bytes(name, g, err, errlen);
 }
 
 void qw_gguf_close(qw_gguf *g) {

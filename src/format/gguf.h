@@ -90,6 +90,9 @@ typedef struct qw_gguf {
  * line naming the file and the problem. */
 int qw_gguf_open(const char *path, qw_gguf *g, char *err, size_t errlen);
 void qw_gguf_close(qw_gguf *g);
+/* The same for a file already in memory (borrowed: it must outlive g);
+ * name stands for the file in errors. */
+int qw_gguf_open_buffer(const char *name, const void *data, size_t size, qw_gguf *g, char *err, size_t errlen);
 
 /* ---- metadata ---- */
 

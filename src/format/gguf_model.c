@@ -10,16 +10,18 @@
 
 /* ---- metadata -> qw_config ---- */
 
-/* An optional integer "<arch>.<key>"; keeps *out when absent. */
-static int arch_int(const qw_gguf *g, const char *arch, const char *key, int required, int *out, char *err,
+#define BIG 1000000000  /* bound of a dimension (as in config.json) */
+
+/* An optional integer "<arch>.<key>" in [0, max]; keeps *out when absent. */
+static int arch_int(const qw_gguf *g, const char *arch, const char *key, int required, int max, int *out, char *err,
                     size_t errlen) {
     char full[128];
     snprintf(full, sizeof full, "%s.%s", arch, key);
     const qw_gguf_kv *kv = qw_gguf_find(g, full);
     int64_t v;
     if (!kv) return required ? qw_errf(err, errlen, QWENC_EFORMAT, "%s: missing '%s'", g->path, full) : 0;
-    if (!qw_gguf_kv_i64(kv, &v) || v < 0 || v > 1000000000)
-        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not a count", g->path, full);
+    if (!qw_gguf_kv_i64(kv, &v) || v < 0 || v > max)
+        return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not a count up to %d", g->path, full, max);
     *out = (int)v;
     return 0;
 }
@@ -73,19 +75,20 @@ static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_
         return qw_errf(err, errlen, QWENC_EFORMAT, "%s: token_embd.weight has %lld rows, more than %d", g->path,
                        (long long)emb->ne[1], QW_MAX_DIM);
     c->vocab_size = (int)emb->ne[1];
-    if ((rc = arch_int(g, arch, "block_count", 1, &c->n_layers, err, errlen)) ||
-        (rc = arch_int(g, arch, "embedding_length", 1, &c->hidden_size, err, errlen)) ||
-        (rc = arch_int(g, arch, "feed_forward_length", c->arch != QW_ARCH_QWEN3_MOE, &c->intermediate_size, err, errlen)) ||
-        (rc = arch_int(g, arch, "attention.head_count", 1, &c->n_heads, err, errlen)))
+    if ((rc = arch_int(g, arch, "block_count", 1, QW_MAX_LAYERS, &c->n_layers, err, errlen)) ||
+        (rc = arch_int(g, arch, "embedding_length", 1, BIG, &c->hidden_size, err, errlen)) ||
+        (rc = arch_int(g, arch, "feed_forward_length", c->arch != QW_ARCH_QWEN3_MOE, BIG, &c->intermediate_size, err,
+                       errlen)) ||
+        (rc = arch_int(g, arch, "attention.head_count", 1, BIG, &c->n_heads, err, errlen)))
         return rc;
     c->n_kv_heads = c->n_heads;
     c->head_dim = c->n_heads ? c->hidden_size / c->n_heads : 0;
     c->max_position_embeddings = 32768;
     c->rope_theta = 10000.0;
     c->rms_norm_eps = 1e-6;
-    if ((rc = arch_int(g, arch, "attention.head_count_kv", 0, &c->n_kv_heads, err, errlen)) ||
-        (rc = arch_int(g, arch, "attention.key_length", 0, &c->head_dim, err, errlen)) ||
-        (rc = arch_int(g, arch, "context_length", 0, &c->max_position_embeddings, err, errlen)) ||
+    if ((rc = arch_int(g, arch, "attention.head_count_kv", 0, BIG, &c->n_kv_heads, err, errlen)) ||
+        (rc = arch_int(g, arch, "attention.key_length", 0, BIG, &c->head_dim, err, errlen)) ||
+        (rc = arch_int(g, arch, "context_length", 0, BIG, &c->max_position_embeddings, err, errlen)) ||
         (rc = arch_float(g, arch, "rope.freq_base", &c->rope_theta, err, errlen)) ||
         (rc = arch_float(g, arch, "attention.layer_norm_rms_epsilon", &c->rms_norm_eps, err, errlen)))
         return rc;
@@ -98,9 +101,9 @@ static int config_from_metadata(const qw_gguf *g, qw_config *c, char *err, size_
     if (c->arch == QW_ARCH_QWEN3_MOE) {
         c->decoder_sparse_step = 1;
         c->norm_topk_prob = 1;  /* every released Qwen3-MoE; llama.cpp assumes it too */
-        if ((rc = arch_int(g, arch, "expert_count", 1, &c->n_experts, err, errlen)) ||
-            (rc = arch_int(g, arch, "expert_used_count", 1, &c->n_experts_per_tok, err, errlen)) ||
-            (rc = arch_int(g, arch, "expert_feed_forward_length", 1, &c->moe_intermediate_size, err, errlen)))
+        if ((rc = arch_int(g, arch, "expert_count", 1, QW_MAX_EXPERTS, &c->n_experts, err, errlen)) ||
+            (rc = arch_int(g, arch, "expert_used_count", 1, QW_MAX_EXPERTS, &c->n_experts_per_tok, err, errlen)) ||
+            (rc = arch_int(g, arch, "expert_feed_forward_length", 1, BIG, &c->moe_intermediate_size, err, errlen)))
             return rc;
         if (!c->n_experts || !c->n_experts_per_tok || c->n_experts_per_tok > c->n_experts)
             return qw_errf(err, errlen, QWENC_EFORMAT, "%s: inconsistent expert counts", g->path);
@@ -192,16 +195,31 @@ int qw_gguf_expert_name(const char *hf, int *layer, int *expert, char *out, size
     return 0;
 }
 
-/* blk.N.ffn_{gate,up,down}_exps.weight, ne [in, out, n_expert] -> one view per expert. */
-static int add_experts(qw_checkpoint *ck, const qw_gguf *g, const qw_gguf_tensor *t, char *err, size_t errlen) {
+static int unsupported_type(const qw_gguf *g, const qw_gguf_tensor *t, char *err, size_t errlen) {
+    return qw_errf(err, errlen, QWENC_EUNSUPPORTED,
+                   "%s: tensor '%s' is %s, which qwenc cannot compute with yet (f32, f16, bf16, q8_0, q4_0, q5_0, "
+                   "q4_k, q6_k)", g->path, t->name, qw_gguf_type_name(t->type));
+}
+
+/* blk.N.ffn_{gate,up,down}_exps.weight, ne [in, out, n_expert] -> one view
+ * per expert. n_expert must be the metadata's expert count and the experts
+ * must not be empty: a stack of empty matrices could otherwise claim 2^60
+ * experts in a few bytes of file. 1 when t is no such tensor. */
+static int add_experts(qw_checkpoint *ck, const qw_gguf *g, const qw_config *c, const qw_gguf_tensor *t, char *err,
+                       size_t errlen) {
     int layer, used = 0;
     char part[64];
     if (sscanf(t->name, "blk.%d.%63[a-z_].weight%n", &layer, part, &used) != 2 || t->name[used]) return 1;
     for (size_t i = 0; i < sizeof expert_names / sizeof expert_names[0]; i++) {
         if (strcmp(part, expert_names[i].gguf)) continue;
         if (t->n_dims != 3) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' is not 3-D", g->path, t->name);
+        if (t->ne[2] != c->n_experts)
+            return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' stacks %lld experts, but the metadata says %d",
+                           g->path, t->name, (long long)t->ne[2], c->n_experts);
+        if (qw_dtype_of_ggml(t->type) == QW_DT_UNKNOWN) return unsupported_type(g, t, err, errlen);
         int64_t shape[2] = {t->ne[1], t->ne[0]};
         size_t per = (size_t)qw_gguf_row_size(t->type, t->ne[0]) * (size_t)t->ne[1];
+        if (!per) return qw_errf(err, errlen, QWENC_EFORMAT, "%s: '%s' holds empty experts", g->path, t->name);
         for (int64_t e = 0; e < t->ne[2]; e++) {
             char name[160];
             snprintf(name, sizeof name, "model.layers.%d.mlp.experts.%lld.%s.weight", layer, (long long)e,
@@ -218,28 +236,42 @@ static int cmp_name(const void *a, const void *b) {
     return strcmp(((const qw_st_tensor *)a)->name, ((const qw_st_tensor *)b)->name);
 }
 
-static int tensors_from_gguf(const qw_gguf *g, qw_checkpoint *ck, char *err, size_t errlen) {
+static int tensors_from_gguf(const qw_gguf *g, const qw_config *c, qw_checkpoint *ck, char *err, size_t errlen) {
     for (size_t i = 0; i < g->n_tensors; i++) {
         const qw_gguf_tensor *t = &g->tensors[i];
         char name[160];
         hf_name(t->name, name, sizeof name);
-        int rc = name[0] ? 1 : add_experts(ck, g, t, err, errlen);
+        int rc = name[0] ? 1 : add_experts(ck, g, c, t, err, errlen);
         if (rc <= 0) {
             if (rc < 0) return rc;
             continue;
         }
         if (!name[0]) continue;  /* not a tensor this model reads */
-        if (qw_dtype_of_ggml(t->type) == QW_DT_UNKNOWN)
-            return qw_errf(err, errlen, QWENC_EUNSUPPORTED,
-                           "%s: tensor '%s' is %s, which qwenc cannot compute with yet (f32, f16, bf16, q8_0, q4_0, "
-                           "q5_0, q4_k, q6_k)",
-                           g->path, t->name, qw_gguf_type_name(t->type));
+        if (qw_dtype_of_ggml(t->type) == QW_DT_UNKNOWN) return unsupported_type(g, t, err, errlen);
         int64_t shape[QW_GGUF_MAX_DIMS];
         for (int d = 0; d < t->n_dims; d++) shape[d] = t->ne[t->n_dims - 1 - d];
         if ((rc = add(ck, name, t, t->n_dims, shape, t->data, t->nbytes, err, errlen))) return rc;
     }
     qsort(ck->tensors, (size_t)ck->n_tensors, sizeof *ck->tensors, cmp_name);
     return 0;
+}
+
+/* The model in g (opened, heap-allocated; the checkpoint takes it over). */
+static int model_from(qw_gguf *g, const char *path, qw_config *c, qw_checkpoint *ck, char *err, size_t errlen) {
+    ck->gguf = g;
+    /* Errors name tensors as "<dir>/<file>": the file is the base name. */
+    const char *base = strrchr(path, '/');
+    int rc = 0;
+    ck->file_names = calloc(1, sizeof *ck->file_names);
+    if (!ck->file_names || !(ck->file_names[0] = strdup(base ? base + 1 : path)))
+        rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    if (!rc) rc = config_from_metadata(g, c, err, errlen);
+    if (!rc) rc = tensors_from_gguf(g, c, ck, err, errlen);
+    if (rc) {
+        qw_config_free(c);
+        qw_checkpoint_close(ck);
+    }
+    return rc;
 }
 
 int qw_gguf_model_open(const char *path, qw_config *c, qw_checkpoint *ck, char *err, size_t errlen) {
@@ -252,17 +284,19 @@ int qw_gguf_model_open(const char *path, qw_config *c, qw_checkpoint *ck, char *
         free(g);
         return rc;
     }
-    ck->gguf = g;
-    /* Errors name tensors as "<dir>/<file>": the file is the base name. */
-    const char *base = strrchr(path, '/');
-    ck->file_names = calloc(1, sizeof *ck->file_names);
-    if (!ck->file_names || !(ck->file_names[0] = strdup(base ? base + 1 : path)))
-        rc = qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    if (!rc) rc = config_from_metadata(g, c, err, errlen);
-    if (!rc) rc = tensors_from_gguf(g, ck, err, errlen);
+    return model_from(g, path, c, ck, err, errlen);
+}
+
+int qw_gguf_model_open_buffer(const char *name, const void *data, size_t size, qw_config *c, qw_checkpoint *ck,
+                              char *err, size_t errlen) {
+    memset(c, 0, sizeof *c);
+    memset(ck, 0, sizeof *ck);
+    qw_gguf *g = calloc(1, sizeof *g);
+    if (!g) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    int rc = qw_gguf_open_buffer(name, data, size, g, err, errlen);
     if (rc) {
-        qw_config_free(c);
-        qw_checkpoint_close(ck);
+        free(g);
+        return rc;
     }
-    return rc;
+    return model_from(g, name, c, ck, err, errlen);
 }

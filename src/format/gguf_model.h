@@ -12,6 +12,9 @@
 
 /* Opens path (a .gguf file) into both; on failure neither needs freeing. */
 int qw_gguf_model_open(const char *path, qw_config *c, qw_checkpoint *ck, char *err, size_t errlen);
+/* The same for a file already in memory (borrowed: it must outlive ck). */
+int qw_gguf_model_open_buffer(const char *name, const void *data, size_t size, qw_config *c, qw_checkpoint *ck,
+                              char *err, size_t errlen);
 
 /* The other direction, for writing GGUF: the llama.cpp name of a Hugging
  * Face tensor name, or "" when it has none. Per-expert matrices

@@ -172,6 +172,7 @@ static int cmp_name(const void *a, const void *b) {
 /* Sorts tensors by name (for binary search; a 235B MoE has 18,000+) and
  * rejects a name present twice, within or across shards. */
 static int index_tensors(qw_checkpoint *ck, const char *dir, char *err, size_t errlen) {
+    if (ck->n_tensors < 2) return 0;  /* (and ck->tensors may be NULL, which qsort must not get) */
     qsort(ck->tensors, (size_t)ck->n_tensors, sizeof *ck->tensors, cmp_name);
     for (int i = 1; i < ck->n_tensors; i++)
         if (!strcmp(ck->tensors[i - 1].name, ck->tensors[i].name))
@@ -183,7 +184,29 @@ static int index_tensors(qw_checkpoint *ck, const char *dir, char *err, size_t e
 
 const qw_st_tensor *qw_checkpoint_find(const qw_checkpoint *ck, const char *name) {
     qw_st_tensor key = {.name = (char *)name};
+    if (!ck->n_tensors) return NULL;
     return bsearch(&key, ck->tensors, (size_t)ck->n_tensors, sizeof key, cmp_name);
+}
+
+/* Adds a file that is mapped (or borrowed) and parses it; the checkpoint
+ * owns f from here on, even on failure. Returns the file's index or <0. */
+static int add_file(qw_checkpoint *ck, const char *fname, const char *path, const qw_mapped_file *f, char *err,
+                    size_t errlen) {
+    qw_mapped_file *nf = realloc(ck->files, (size_t)(ck->n_files + 1) * sizeof *nf);
+    if (nf) ck->files = nf;
+    char **nn = nf ? realloc(ck->file_names, (size_t)(ck->n_files + 1) * sizeof *nn) : NULL;
+    if (nn) ck->file_names = nn;
+    if (!nf || !nn) {
+        qw_mapped_file lost = *f;
+        qw_file_unmap(&lost);
+        return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    }
+    ck->files[ck->n_files] = *f;
+    ck->file_names[ck->n_files] = strdup(fname);
+    int idx = ck->n_files++;
+    int rc = ck->file_names[idx] ? qw_safetensors_parse(ck, idx, path, err, errlen)
+                                 : qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    return rc ? rc : idx;
 }
 
 static int open_file(qw_checkpoint *ck, const char *dir, const char *fname, char *err, size_t errlen) {
@@ -192,25 +215,13 @@ static int open_file(qw_checkpoint *ck, const char *dir, const char *fname, char
                        fname);
     for (int i = 0; i < ck->n_files; i++)
         if (!strcmp(ck->file_names[i], fname)) return i;
-    qw_mapped_file *nf = realloc(ck->files, (size_t)(ck->n_files + 1) * sizeof *nf);
-    if (!nf) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    ck->files = nf;
-    char **nn = realloc(ck->file_names, (size_t)(ck->n_files + 1) * sizeof *nn);
-    if (!nn) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    ck->file_names = nn;
     char *path = qw_path_join(dir, fname);
     if (!path) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
-    int rc = qw_file_map(path, &ck->files[ck->n_files], err, errlen);
-    if (rc) {
-        free(path);
-        return rc;
-    }
-    ck->file_names[ck->n_files] = strdup(fname);
-    int idx = ck->n_files++;
-    rc = ck->file_names[idx] ? qw_safetensors_parse(ck, idx, path, err, errlen)
-                             : qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    qw_mapped_file f;
+    int rc = qw_file_map(path, &f, err, errlen);
+    if (!rc) rc = add_file(ck, fname, path, &f, err, errlen);
     free(path);
-    return rc ? rc : idx;
+    return rc;
 }
 
 /* model.safetensors.index.json: {"weight_map": {tensor: file}}. Every listed
@@ -269,6 +280,16 @@ int qw_checkpoint_open(const char *dir, qw_checkpoint *ck, char *err, size_t err
                      "%s: no model.safetensors or model.safetensors.index.json", dir);
     free(index);
     free(single);
+    if (rc) qw_checkpoint_close(ck);
+    return rc;
+}
+
+int qw_checkpoint_open_buffer(const char *name, const void *data, size_t size, qw_checkpoint *ck, char *err,
+                              size_t errlen) {
+    memset(ck, 0, sizeof *ck);
+    qw_mapped_file f = {.data = data, .size = size, .borrowed = 1};
+    int rc = add_file(ck, name, name, &f, err, errlen);
+    if (rc >= 0) rc = index_tensors(ck, name, err, errlen);
     if (rc) qw_checkpoint_close(ck);
     return rc;
 }

@@ -40,7 +40,13 @@ typedef struct {
 int qw_checkpoint_open(const char *dir, qw_checkpoint *ck, char *err, size_t errlen);
 void qw_checkpoint_close(qw_checkpoint *ck);
 
-/* Parses one mapped file and appends its tensors (exposed for tests/fuzzing). */
+/* One safetensors file already in memory (borrowed: it must outlive the
+ * checkpoint), parsed and validated as qw_checkpoint_open does a
+ * model.safetensors; name stands for the file in errors. */
+int qw_checkpoint_open_buffer(const char *name, const void *data, size_t size, qw_checkpoint *ck, char *err,
+                              size_t errlen);
+
+/* Parses one mapped file and appends its tensors. */
 int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path,
                          char *err, size_t errlen);
 

@@ -322,7 +322,7 @@ static int map_and_fill(qw_checkpoint *ck, size_t total, uint64_t seed, qw_pool 
     void *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED)
         return qw_errf(err, errlen, QWENC_ENOMEM, "synthetic %s: cannot map %.1f GiB", name, (double)total / (1 << 30));
-    ck->files[0] = (qw_mapped_file){base, total};  /* qw_checkpoint_close unmaps it */
+    ck->files[0] = (qw_mapped_file){.data = base, .size = total};  /* qw_checkpoint_close unmaps it */
     for (int i = 0; i < ck->n_tensors; i++)
         ck->tensors[i].data = (unsigned char *)base + (uintptr_t)ck->tensors[i].data;
     qsort(ck->tensors, (size_t)ck->n_tensors, sizeof *ck->tensors, cmp_name);

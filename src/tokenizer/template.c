@@ -7,7 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+void qw_template_limits_default(qw_template_limits *l) {
+    l->max_steps = TP_MAX_STEPS;
+    l->max_bytes = TP_MAX_BYTES;
+}
+
 int qw_template_render(const char *source, json_t *context, char **out, char *err, size_t errlen) {
+    return qw_template_render_limits(source, context, NULL, out, err, errlen);
+}
+
+int qw_template_render_limits(const char *source, json_t *context, const qw_template_limits *limits, char **out,
+                              char *err, size_t errlen) {
     *out = NULL;
     if (!source) return qw_errf(err, errlen, QWENC_EINVAL, "no chat template");
     if (context && !json_is_object(context))
@@ -16,6 +26,8 @@ int qw_template_render(const char *source, json_t *context, char **out, char *er
     if (!u8_valid(source, len)) return qw_errf(err, errlen, QWENC_EINVAL, "chat template is not valid UTF-8");
     tp_state *st = calloc(1, sizeof *st);
     if (!st) return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory");
+    st->max_steps = limits ? limits->max_steps : TP_MAX_STEPS;
+    st->max_bytes = limits ? limits->max_bytes : TP_MAX_BYTES;
     if (setjmp(st->fail)) {
         int code = strcmp(st->msg, "out of memory") ? QWENC_EINVAL : QWENC_ENOMEM;
         qw_errf(err, errlen, code, "%s", st->msg);

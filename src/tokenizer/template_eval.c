@@ -25,7 +25,8 @@ static void scope_set(tp_state *st, scope *sc, const char *name, tv v) {
 }
 
 static void step(tp_interp *in) {
-    if (++in->st->steps > TP_MAX_STEPS) tp_fail(in->st, in->line, "template runs too long (more than %ld steps)", TP_MAX_STEPS);
+    if (++in->st->steps > in->st->max_steps)
+        tp_fail(in->st, in->line, "template runs too long (more than %ld steps)", in->st->max_steps);
 }
 
 _Noreturn void tp_undefined_error(tp_interp *in, tv v) {
@@ -84,7 +85,7 @@ static tv int_op(tp_interp *in, int op, int64_t a, int64_t b) {
 static tv repeat(tp_interp *in, tv seq, int64_t times) {
     size_t n = seq.kind == VK_STR ? seq.u.s->len : seq.u.l->n;
     if (times < 0) times = 0;
-    if (n && (uint64_t)times > TP_MAX_BYTES / n) tp_fail(in->st, in->line, "repetition result too large");
+    if (n && (uint64_t)times > in->st->max_bytes / n) tp_fail(in->st, in->line, "repetition result too large");
     if (seq.kind == VK_STR) {
         tp_buf b;
         buf_init(&b, in->st);

@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits that keep hostile templates and inputs from exhausting the machine. */
+/* Limits that keep hostile templates and inputs from exhausting the machine
+ * (the byte and step limits are qw_template_limits' defaults). */
 #define TP_MAX_BYTES ((size_t)512 << 20) /* arena + output */
 #define TP_MAX_DEPTH 200                 /* nesting of blocks and expressions */
 #define TP_MAX_CALL_DEPTH 100            /* nested macro calls */
@@ -30,8 +31,10 @@ typedef struct tp_chunk tp_chunk;
 
 typedef struct tp_state {
     tp_chunk *chunks;
-    size_t bytes;       /* everything allocated so far */
-    long steps;         /* work done, against TP_MAX_STEPS */
+    size_t bytes;       /* everything allocated so far, against max_bytes */
+    long steps;         /* work done, against max_steps */
+    size_t max_bytes;
+    long max_steps;
     int call_depth;
     jmp_buf fail;
     char msg[512];      /* the error, once failed */

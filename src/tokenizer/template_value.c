@@ -25,8 +25,8 @@ void *tp_alloc(tp_state *st, size_t n) {
     tp_chunk *c = st->chunks;
     if (!c || c->cap - c->used < n) {
         size_t cap = n > CHUNK_SIZE / 4 ? n : CHUNK_SIZE;
-        if (st->bytes + cap > TP_MAX_BYTES || n > TP_MAX_BYTES)
-            tp_fail(st, 0, "template needs more than %zu MiB of memory", TP_MAX_BYTES >> 20);
+        if (st->bytes + cap > st->max_bytes || n > st->max_bytes)
+            tp_fail(st, 0, "template needs more than %zu MiB of memory", st->max_bytes >> 20);
         c = malloc(sizeof *c + cap);
         if (!c) tp_fail(st, 0, "out of memory");
         c->cap = cap;
@@ -171,7 +171,8 @@ void buf_add(tp_buf *b, const char *s, size_t n) {
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->n + n + 1) {
-            if (cap > TP_MAX_BYTES) tp_fail(b->st, 0, "template output is larger than %zu MiB", TP_MAX_BYTES >> 20);
+            if (cap > b->st->max_bytes)
+                tp_fail(b->st, 0, "template output is larger than %zu MiB", b->st->max_bytes >> 20);
             cap *= 2;
         }
         b->p = tp_realloc(b->st, b->p, b->n, cap);

@@ -222,12 +222,16 @@ static int load_from(qwenc_tokenizer *t, gguf_src *s) {
     return rc;
 }
 
+int qw_tokenizer_from_gguf(qwenc_tokenizer *t, const qw_gguf *g, char *err, size_t errlen) {
+    gguf_src s = {.g = g, .path = g->path, .err = err, .errlen = errlen};
+    return load_from(t, &s);
+}
+
 int qw_tokenizer_load_gguf(qwenc_tokenizer *t, const char *path, char *err, size_t errlen) {
     qw_gguf g;
     int rc = qw_gguf_open(path, &g, err, errlen);
     if (rc) return rc;
-    gguf_src s = {.g = &g, .path = path, .err = err, .errlen = errlen};
-    rc = load_from(t, &s);
+    rc = qw_tokenizer_from_gguf(t, &g, err, errlen);
     qw_gguf_close(&g);
     return rc;
 }

@@ -43,5 +43,8 @@ int qw_tokenizer_finish(qwenc_tokenizer *t, const char *path, char *err, size_t 
  * chat_template.jinja), and a GGUF file's tokenizer.* metadata. */
 int qw_tokenizer_load_dir(qwenc_tokenizer *t, const char *dir, char *err, size_t errlen);
 int qw_tokenizer_load_gguf(qwenc_tokenizer *t, const char *path, char *err, size_t errlen);
+/* The second from a GGUF file already open (its path names it in errors). */
+struct qw_gguf;
+int qw_tokenizer_from_gguf(qwenc_tokenizer *t, const struct qw_gguf *g, char *err, size_t errlen);
 
 #endif

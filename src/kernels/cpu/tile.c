@@ -3,6 +3,7 @@
 #include <string.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define QW_X86 1
 #endif
@@ -188,6 +189,15 @@ DISPATCH(tile_bf16_avx2, uint16_t)
 static const qw_tile_kernels avx2 = {"avx2", tile_f32_avx2, tile_bf16_avx2};
 #endif
 
+#ifdef QW_X86
+/* F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports does
+ * not know "f16c" before version 16. */
+static int has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
+}
+#endif
+
 const qw_tile_kernels *const *qw_tile_all(void) {
     /* Chosen on each call from a constant table: cheap, and no mutable global. */
     static const qw_tile_kernels *const table[] = {
@@ -197,7 +207,7 @@ const qw_tile_kernels *const *qw_tile_all(void) {
         &portable, NULL};
 #ifdef QW_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c")) return table;
+    if (__builtin_cpu_supports("avx512f") && has_f16c()) return table;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return table + 1;
     return table + 2;
 #else
