@@ -161,8 +161,8 @@ int qw_safetensors_parse(qw_checkpoint *ck, int file_index, const char *path, ch
     json_decref(root);
     if (rc) return rc;
     int n = ck->n_tensors - first;
-    rc = check_coverage(path, ck->tensors + first, n, data, data_size, err, errlen);
-    return rc;
+    /* (ck->tensors is NULL while no file has had a tensor: no arithmetic on it) */
+    return check_coverage(path, n ? ck->tensors + first : NULL, n, data, data_size, err, errlen);
 }
 
 static int cmp_name(const void *a, const void *b) {
