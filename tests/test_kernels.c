@@ -2,6 +2,7 @@
  * and thread counts; and the thread pool. */
 #include "check.h"
 #include "kernels/backend.h"
+#include "kernels/cpu/attn.h"
 #include "kernels/cpu/qtile.h"
 #include "kernels/cpu/tile.h"
 #include "format/gguf.h"
@@ -182,21 +183,23 @@ static void test_rmsnorm_rope_swiglu(void) {
     free(x); free(y); free(yr);
 }
 
-/* Keys and values of logical positions [0, n_pos) laid out in blocks of
- * `block` positions, block i of the sequence at pool slot table[i]. */
-static void scatter_blocks(const float *src, float *pool, const int32_t *table, int n_pos, int block, int kvd) {
+/* Keys and values of logical positions [0, n_pos) ([n_pos][n_kv][hd]) laid
+ * out in blocks of `block` positions, block i of the sequence at pool slot
+ * table[i], each block [n_kv][block][hd]. */
+static void scatter_blocks(const float *src, float *pool, const int32_t *table, int n_pos, int block, int n_kv, int hd) {
     for (int p = 0; p < n_pos; p++)
-        memcpy(pool + ((int64_t)table[p / block] * block + p % block) * kvd, src + (int64_t)p * kvd,
-               sizeof(float) * kvd);
+        for (int h = 0; h < n_kv; h++)
+            memcpy(pool + (((int64_t)table[p / block] * n_kv + h) * block + p % block) * hd,
+                   src + ((int64_t)p * n_kv + h) * hd, sizeof(float) * hd);
 }
 
-/* Paged attention: two sequences in one call, against the scalar reference;
- * the same keys in another block layout give the same bits. */
-static void test_attention(void) {
-    const qw_backend *be = qw_backend_cpu();
+/* Paged attention: two sequences in one call, every SIMD variant against
+ * the scalar reference; the same keys in another block layout, and each
+ * token alone (as decode runs it), give the same bits as the batch. */
+static void attention_case(int n_heads, int n_kv, int hd) {
     qw_pool *pool = qw_pool_new(2);
     enum { BLOCK = 4, N_SLOTS = 16 };
-    int n_heads = 4, n_kv = 2, hd = 16, kvd = n_kv * hd;
+    int kvd = n_kv * hd;
     int len[2] = {17, 9}, n_new[2] = {6, 1}, n_tok = n_new[0] + n_new[1];
     int32_t tab_a[2][8] = {{9, 2, 14, 0, 7}, {3, 11, 5}}, tab_b[2][8] = {{1, 4, 6, 8, 10}, {12, 13, 15}};
     float *kl[2], *vl[2];
@@ -205,12 +208,12 @@ static void test_attention(void) {
     for (int s = 0; s < 2; s++) {
         kl[s] = malloc(sizeof(float) * len[s] * kvd), vl[s] = malloc(sizeof(float) * len[s] * kvd);
         for (int i = 0; i < len[s] * kvd; i++) kl[s][i] = frand() * 2, vl[s][i] = frand();
-        scatter_blocks(kl[s], k, tab_a[s], len[s], BLOCK, kvd);
-        scatter_blocks(vl[s], v, tab_a[s], len[s], BLOCK, kvd);
-        scatter_blocks(kl[s], k2, tab_b[s], len[s], BLOCK, kvd);
-        scatter_blocks(vl[s], v2, tab_b[s], len[s], BLOCK, kvd);
+        scatter_blocks(kl[s], k, tab_a[s], len[s], BLOCK, n_kv, hd);
+        scatter_blocks(vl[s], v, tab_a[s], len[s], BLOCK, n_kv, hd);
+        scatter_blocks(kl[s], k2, tab_b[s], len[s], BLOCK, n_kv, hd);
+        scatter_blocks(vl[s], v2, tab_b[s], len[s], BLOCK, n_kv, hd);
     }
-    size_t qn = (size_t)n_tok * n_heads * hd;
+    size_t qn = (size_t)n_tok * n_heads * hd, qd = (size_t)n_heads * hd;
     float *q = malloc(sizeof(float) * qn), *o = malloc(sizeof(float) * qn), *orf = malloc(sizeof(float) * qn),
           *o2 = malloc(sizeof(float) * qn);
     for (size_t i = 0; i < qn; i++) q[i] = frand() * 2;
@@ -221,28 +224,48 @@ static void test_attention(void) {
             tables[t] = tab_a[s], tables2[t] = tab_b[s];
             pos[t] = len[s] - n_new[s] + j;
         }
-    for (int window = 0; window <= 5; window += 5) {
-        qw_attn_args a = {.q = q, .out = o, .k = k, .v = v, .tables = tables, .pos = pos, .n_tok = n_tok,
-                          .block = BLOCK, .n_heads = n_heads, .n_kv_heads = n_kv, .head_dim = hd,
-                          .window = window, .scale = 0.25f};
-        be->attention(pool, &a);
-        a.out = orf;
-        ref_attention(NULL, &a);
-        CHECK(max_rel_diff(o, orf, qn) < 1e-5, "attention window %d", window);
-        a.out = o2, a.k = k2, a.v = v2, a.tables = tables2;
-        be->attention(pool, &a);
-        CHECK(memcmp(o, o2, sizeof(float) * qn) == 0, "attention is the same whatever the block layout (window %d)",
-              window);
-    }
+    for (const qw_attn_kernels *const *kv = qw_attn_all(); *kv; kv++)
+        for (int window = 0; window <= 5; window += 5) {
+            qw_attn_args a = {.q = q, .out = o, .k = k, .v = v, .tables = tables, .pos = pos, .n_tok = n_tok,
+                              .block = BLOCK, .n_heads = n_heads, .n_kv_heads = n_kv, .head_dim = hd,
+                              .window = window, .scale = 0.25f};
+            qw_attn_run(pool, &a, *kv);
+            a.out = orf;
+            ref_attention(NULL, &a);
+            CHECK(max_rel_diff(o, orf, qn) < 1e-5, "attention %s, heads %d/%d x %d, window %d", (*kv)->name,
+                  n_heads, n_kv, hd, window);
+            a.out = o2, a.k = k2, a.v = v2, a.tables = tables2;
+            qw_attn_run(pool, &a, *kv);
+            CHECK(memcmp(o, o2, sizeof(float) * qn) == 0, "attention %s is the same whatever the block layout (window %d)",
+                  (*kv)->name, window);
+            for (int t = 0; t < n_tok; t++) {  /* one token at a time, as decode */
+                qw_attn_args one = a;
+                one.q = q + t * qd, one.out = o2 + t * qd, one.tables = tables + t, one.pos = pos + t, one.n_tok = 1;
+                one.k = k, one.v = v;
+                qw_attn_run(pool, &one, *kv);
+            }
+            CHECK(memcmp(o, o2, sizeof(float) * qn) == 0, "attention %s: tokens alone equal the batch (window %d)",
+                  (*kv)->name, window);
+        }
     /* a single position attends only to itself: output is its value row */
     int pos0 = 0;
     qw_attn_args one = {.q = q, .out = o, .k = k, .v = v, .tables = tables, .pos = &pos0, .n_tok = 1,
                         .block = BLOCK, .n_heads = n_heads, .n_kv_heads = n_kv, .head_dim = hd, .scale = 0.25f};
-    be->attention(pool, &one);
+    qw_backend_cpu()->attention(pool, &one);
     CHECK(memcmp(o, vl[0], sizeof(float) * hd) == 0, "attention over one position returns v");
     for (int s = 0; s < 2; s++) free(kl[s]), free(vl[s]);
     free(k); free(v); free(k2); free(v2); free(q); free(o); free(orf); free(o2);
     qw_pool_free(pool);
+}
+
+static void test_attention(void) {
+    attention_case(4, 2, 16);
+    attention_case(12, 2, 40);   /* 6 heads a KV head: groups of 4 and 2; a masked tail of lanes */
+    attention_case(16, 8, 128);  /* Qwen3's head size */
+    attention_case(5, 5, 24);
+    int n = 0;
+    for (const qw_attn_kernels *const *kv = qw_attn_all(); *kv; kv++) n++;
+    printf("attention variants tested on this CPU: %d (best: %s)\n", n, qw_attn_best()->name);
 }
 
 /* Every micro-kernel variant this CPU runs: close to a double-precision sum;

@@ -63,12 +63,15 @@ static void residual_add(float *x, const float *y, int64_t n) {
 }
 
 /* The new keys and values go to their positions' rows in the pool. */
-static void kv_store(qw_kv_pool *kv, int layer, const scratch *s, int n) {
-    size_t row = (size_t)kv->kv_dim * sizeof(float);
+static void kv_store(qw_kv_pool *kv, int layer, const scratch *s, int n, int head_dim) {
+    size_t row = (size_t)head_dim * sizeof(float);
     for (int t = 0; t < n; t++) {
         int b = s->tables[t][s->pos[t] / QW_KV_BLOCK], off = s->pos[t] % QW_KV_BLOCK;
-        memcpy(qw_kv_row(kv, kv->k, layer, b, off), s->k + (int64_t)t * kv->kv_dim, row);
-        memcpy(qw_kv_row(kv, kv->v, layer, b, off), s->v + (int64_t)t * kv->kv_dim, row);
+        for (int h = 0; h < kv->kv_dim / head_dim; h++) {
+            int64_t at = (int64_t)t * kv->kv_dim + (int64_t)h * head_dim;
+            memcpy(qw_kv_row(kv, kv->k, layer, b, h, head_dim, off), s->k + at, row);
+            memcpy(qw_kv_row(kv, kv->v, layer, b, h, head_dim, off), s->v + at, row);
+        }
     }
 }
 
@@ -93,10 +96,10 @@ static void attention_block(const qwenc_model *m, const qw_layer_weights *L, qw_
     }
     be->rope(s->q, n, c->n_heads, hd, s->pos, m->inv_freq);
     be->rope(s->k, n, c->n_kv_heads, hd, s->pos, m->inv_freq);
-    kv_store(kv, layer, s, n);
+    kv_store(kv, layer, s, n, hd);
     int window = c->sliding_window > 0 && layer < c->max_window_layers ? c->sliding_window : 0;
     qw_attn_args a = {
-        .q = s->q, .out = s->att, .k = qw_kv_row(kv, kv->k, layer, 0, 0), .v = qw_kv_row(kv, kv->v, layer, 0, 0),
+        .q = s->q, .out = s->att, .k = qw_kv_row(kv, kv->k, layer, 0, 0, 0, 0), .v = qw_kv_row(kv, kv->v, layer, 0, 0, 0, 0),
         .tables = s->tables, .pos = s->pos, .n_tok = n, .block = QW_KV_BLOCK, .n_heads = c->n_heads,
         .n_kv_heads = c->n_kv_heads, .head_dim = hd, .window = window, .scale = 1.0f / sqrtf((float)hd),
     };

@@ -26,7 +26,7 @@
 
 typedef struct {
     int n_layers, kv_dim, n_blocks;
-    float *k, *v;        /* [n_layers][n_blocks][QW_KV_BLOCK][kv_dim] */
+    float *k, *v;        /* [n_layers][n_blocks][kv heads][QW_KV_BLOCK][head_dim] (qw_kv_row) */
     int32_t *refs;       /* [n_blocks] sequences holding each block */
     int32_t *free_ids;   /* stack of blocks neither held nor cached */
     int n_free;
@@ -82,9 +82,13 @@ int qw_kv_seq_attach(qw_kv_seq *s, const int32_t *tokens, int n);
  * drops the promise. */
 int qw_kv_seq_promise(qw_kv_seq *s, int n_past, int n_positions);
 
-/* The K (or V) row of a position in a layer. */
-static inline float *qw_kv_row(const qw_kv_pool *p, float *base, int layer, int block, int offset) {
-    return base + (((int64_t)layer * p->n_blocks + block) * QW_KV_BLOCK + offset) * p->kv_dim;
+/* Where KV head `head` keeps position `offset` of a block in a layer: a
+ * block is [kv_dim / head_dim heads][QW_KV_BLOCK][head_dim], each head's
+ * rows side by side, which is how the attention kernels read them. */
+static inline float *qw_kv_row(const qw_kv_pool *p, float *base, int layer, int block, int head, int head_dim,
+                               int offset) {
+    return base + ((int64_t)layer * p->n_blocks + block) * QW_KV_BLOCK * p->kv_dim +
+           ((int64_t)head * QW_KV_BLOCK + offset) * head_dim;
 }
 
 #endif

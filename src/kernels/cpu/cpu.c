@@ -2,6 +2,7 @@
  * qtile.h for Q8_0/Q4_0), split across the thread pool by output rows (so
  * every output element is computed the same way whatever the thread count). */
 #include "kernels/backend.h"
+#include "kernels/cpu/attn.h"
 #include "kernels/cpu/qtile.h"
 #include "kernels/cpu/ref.h"
 #include "kernels/cpu/tile.h"
@@ -203,64 +204,20 @@ static inline float dot_f32(const qw_tile_kernels *k, const float *a, const floa
     return y;
 }
 
-typedef struct {
-    const qw_tile_kernels *tile;
-    const qw_attn_args *a;
-} attn_job;
-
-/* One (token, head): an online softmax over the visible keys a block at a
- * time, so no score row as long as the context is ever stored. */
-static void attention_task(void *ctx, int task, int thread) {
-    (void)thread;
-    const attn_job *j = ctx;
-    const qw_attn_args *a = j->a;
-    int t = task / a->n_heads, h = task % a->n_heads, hd = a->head_dim;
-    int off = h / (a->n_heads / a->n_kv_heads) * hd, pos = a->pos[t];
-    int first = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;
-    const float *q = a->q + ((int64_t)t * a->n_heads + h) * hd;
-    const int32_t *table = a->tables[t];
-    float *o = a->out + ((int64_t)t * a->n_heads + h) * hd;
-    memset(o, 0, (size_t)hd * sizeof *o);
-    float mx = -INFINITY, sum = 0, s[QW_ATTN_MAX_BLOCK];
-    for (int i0 = first; i0 <= pos;) {
-        int i1 = (i0 / a->block + 1) * a->block;  /* the rest of i0's block */
-        if (i1 > pos + 1) i1 = pos + 1;
-        float bmx = -INFINITY;
-        for (int i = i0; i < i1; i++) {
-            s[i - i0] = dot_f32(j->tile, q, qw_attn_row(a, a->k, table, i) + off, hd) * a->scale;
-            if (s[i - i0] > bmx) bmx = s[i - i0];
-        }
-        if (bmx > mx) {  /* rescale what was summed under the old maximum */
-            float c = expf(mx - bmx);
-            sum *= c;
-            for (int d = 0; d < hd; d++) o[d] *= c;
-            mx = bmx;
-        }
-        for (int i = i0; i < i1; i++) {
-            float w = expf(s[i - i0] - mx);
-            const float *v = qw_attn_row(a, a->v, table, i) + off;
-            sum += w;
-            for (int d = 0; d < hd; d++) o[d] += w * v[d];
-        }
-        i0 = i1;
-    }
-    for (int d = 0; d < hd; d++) o[d] /= sum;
-}
-
 static void cpu_attention(qw_pool *pool, const qw_attn_args *a) {
     if (a->block > QW_ATTN_MAX_BLOCK) {
         ref_attention(pool, a);
         return;
     }
-    attn_job j = {qw_tile_best(), a};
-    qw_pool_run(pool, attention_task, &j, a->n_tok * a->n_heads);
+    qw_attn_run(pool, a, qw_attn_best());
 }
 
 static void cpu_rmsnorm(float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps) {
+    const qw_tile_kernels *k = qw_tile_best();
     for (int t = 0; t < n_rows; t++) {
         const float *xt = x + (int64_t)t * dim;
         float *yt = y + (int64_t)t * dim;
-        float inv = 1.0f / sqrtf(dot_f32(qw_tile_best(), xt, xt, dim) / (float)dim + eps);
+        float inv = 1.0f / sqrtf(dot_f32(k, xt, xt, dim) / (float)dim + eps);
         for (int i = 0; i < dim; i++) yt[i] = qw_vec_get(gain, i) * (xt[i] * inv);
     }
 }

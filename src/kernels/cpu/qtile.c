@@ -1,4 +1,5 @@
 #include "kernels/cpu/qtile.h"
+#include "kernels/cpu/cpu_features.h"
 #include "format/dtype.h"
 
 #include <math.h>
@@ -422,26 +423,13 @@ TYV __m256i yv_dot_q8(__m256i a, __m256i c, const int8_t *x4) { return _mm256_dp
 VARIANT(yv, "avx2-vnni")
 #endif
 
-#ifdef QW_X86
-/* A CPUID feature bit: clang's __builtin_cpu_supports knows neither "f16c"
- * nor "avxvnni". reg: 0..3 for EAX, EBX, ECX, EDX. */
-static int cpuid_bit(unsigned leaf, unsigned sub, int reg, int bit) {
-    unsigned r[4];
-    if (!__get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3])) return 0;
-    return r[reg] >> bit & 1;
-}
-#endif
-
 int qw_qtile_all(const qw_qtile_kernels **out) {
     int n = 0;
 #ifdef QW_X86
-    __builtin_cpu_init();
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpuid_bit(1, 0, 2, 29) /* F16C */;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vnni"))
-        out[n++] = &z_kernels;
-    if (avx2 && cpuid_bit(7, 1, 0, 4) /* AVX-VNNI */) out[n++] = &yv_kernels;
-    if (avx2) out[n++] = &y_kernels;
+    const qw_cpu_features *f = qw_cpu_features_get();
+    if (f->avx512_vnni) out[n++] = &z_kernels;
+    if (f->avx_vnni) out[n++] = &yv_kernels;
+    if (f->avx2_fma_f16c) out[n++] = &y_kernels;
 #endif
     out[n++] = &p_kernels;
     return n;

@@ -114,10 +114,10 @@ void ref_attention(qw_pool *pool, const qw_attn_args *a) {
         if (!p) abort();
         for (int h = 0; h < a->n_heads; h++) {
             const float *q = a->q + (int64_t)t * q_dim + h * a->head_dim;
-            int off = h / group * a->head_dim;
+            int kh = h / group;
             double mx = -INFINITY, sum = 0;
             for (int j = first; j <= pos; j++) {
-                const float *k = qw_attn_row(a, a->k, a->tables[t], j) + off;
+                const float *k = qw_attn_row(a, a->k, a->tables[t], j, kh);
                 double s = 0;
                 for (int d = 0; d < a->head_dim; d++) s += (double)q[d] * k[d];
                 p[j] = s * a->scale;
@@ -127,7 +127,7 @@ void ref_attention(qw_pool *pool, const qw_attn_args *a) {
             float *o = a->out + (int64_t)t * q_dim + h * a->head_dim;
             for (int d = 0; d < a->head_dim; d++) {
                 double acc = 0;
-                for (int j = first; j <= pos; j++) acc += p[j] * qw_attn_row(a, a->v, a->tables[t], j)[off + d];
+                for (int j = first; j <= pos; j++) acc += p[j] * qw_attn_row(a, a->v, a->tables[t], j, kh)[d];
                 o[d] = (float)(acc / sum);
             }
         }

@@ -1,4 +1,5 @@
 #include "kernels/cpu/tile.h"
+#include "kernels/cpu/cpu_features.h"
 
 #include <string.h>
 
@@ -189,15 +190,6 @@ DISPATCH(tile_bf16_avx2, uint16_t)
 static const qw_tile_kernels avx2 = {"avx2", tile_f32_avx2, tile_bf16_avx2};
 #endif
 
-#ifdef QW_X86
-/* F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports does
- * not know "f16c" before version 16. */
-static int has_f16c(void) {
-    unsigned a, b, c, d;
-    return __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
-}
-#endif
-
 const qw_tile_kernels *const *qw_tile_all(void) {
     /* Chosen on each call from a constant table: cheap, and no mutable global. */
     static const qw_tile_kernels *const table[] = {
@@ -206,9 +198,9 @@ const qw_tile_kernels *const *qw_tile_all(void) {
 #endif
         &portable, NULL};
 #ifdef QW_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && has_f16c()) return table;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return table + 1;
+    const qw_cpu_features *f = qw_cpu_features_get();
+    if (f->avx512f) return table;
+    if (f->avx2_fma_f16c) return table + 1;
     return table + 2;
 #else
     return table;

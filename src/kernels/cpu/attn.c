@@ -1,0 +1,273 @@
+#include "kernels/cpu/attn.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/tile.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define QW_X86 1
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+
+enum { GROUP_TOK = QW_TILE_NT, GROUP_HEADS = 4 };
+
+/* ---- the driver, shared by every variant ---- */
+
+typedef struct {
+    const qw_tile_kernels *tile;
+    const qw_attn_kernels *k;
+    const qw_attn_args *a;
+    int n_chunks, head_groups;  /* tasks: chunks of GROUP_TOK tokens x groups of heads */
+} attn_job;
+
+static int first_key(const qw_attn_args *a, int pos) {
+    return a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;
+}
+
+/* Scores of keys k[0..n) (rows side by side) for the group's queries:
+ * s[h][t][i] for head h0 + h of token t0 + t, already scaled. */
+static void block_scores(const attn_job *j, const float *k, int n, int t0, int nt, int h0, int nh,
+                         float s[GROUP_HEADS][GROUP_TOK][QW_ATTN_MAX_BLOCK]) {
+    const qw_attn_args *a = j->a;
+    int hd = a->head_dim, qd = a->n_heads * hd;
+    const float *q = a->q + (int64_t)t0 * qd + (int64_t)h0 * hd;
+    for (int i = 0; i < n; i += QW_TILE_MR) {
+        int nr = n - i < QW_TILE_MR ? n - i : QW_TILE_MR;
+        if (nt == 1)  /* one token (decode): its heads are the micro-kernel's tokens */
+            j->tile->f32(k + (int64_t)i * hd, hd, nr, q, hd, nh, hd, &s[0][0][i], GROUP_TOK * QW_ATTN_MAX_BLOCK);
+        else
+            for (int h = 0; h < nh; h++)
+                j->tile->f32(k + (int64_t)i * hd, hd, nr, q + (int64_t)h * hd, qd, nt, hd, &s[h][0][i],
+                             QW_ATTN_MAX_BLOCK);
+    }
+    for (int h = 0; h < nh; h++)
+        for (int t = 0; t < nt; t++)
+            for (int i = 0; i < n; i++) s[h][t][i] *= a->scale;
+}
+
+/* Tokens t0..t0+nt-1 of one sequence at consecutive positions, heads
+ * h0..h0+nh-1 of one KV head. */
+static void attend_group(const attn_job *j, int t0, int nt, int h0, int nh) {
+    const qw_attn_args *a = j->a;
+    int hd = a->head_dim, qd = a->n_heads * hd;
+    int kh = h0 / (a->n_heads / a->n_kv_heads), p0 = a->pos[t0];
+    int lo = first_key(a, p0), hi = p0 + nt - 1;
+    const int32_t *table = a->tables[t0];
+    float s[GROUP_HEADS][GROUP_TOK][QW_ATTN_MAX_BLOCK], w[QW_ATTN_MAX_BLOCK];
+    float mx[GROUP_HEADS][GROUP_TOK], sum[GROUP_HEADS][GROUP_TOK];
+    for (int h = 0; h < nh; h++)
+        for (int t = 0; t < nt; t++) {
+            mx[h][t] = -INFINITY, sum[h][t] = 0;
+            memset(a->out + (int64_t)(t0 + t) * qd + (int64_t)(h0 + h) * hd, 0, (size_t)hd * sizeof(float));
+        }
+    for (int b = lo / a->block; b <= hi / a->block; b++) {
+        int k0 = b * a->block > lo ? b * a->block : lo, k1 = (b + 1) * a->block - 1 < hi ? (b + 1) * a->block - 1 : hi;
+        const float *k = qw_attn_row(a, a->k, table, k0, kh), *v = qw_attn_row(a, a->v, table, k0, kh);
+        block_scores(j, k, k1 - k0 + 1, t0, nt, h0, nh, s);
+        for (int t = 0; t < nt; t++) {
+            /* this query's part of the block: keys in [first_key(pos), pos] */
+            int pos = p0 + t, f = first_key(a, pos);
+            int i0 = (f > k0 ? f : k0) - k0, i1 = (pos < k1 ? pos : k1) - k0;
+            for (int h = 0; h < nh && i0 <= i1; h++) {
+                const float *sq = s[h][t] + i0;
+                int n = i1 - i0 + 1;
+                float bmx = -INFINITY, c = 1.0f;
+                for (int i = 0; i < n; i++) bmx = sq[i] > bmx ? sq[i] : bmx;
+                if (bmx > mx[h][t]) {  /* rescale what was summed under the old maximum */
+                    c = expf(mx[h][t] - bmx);
+                    sum[h][t] *= c;
+                    mx[h][t] = bmx;
+                }
+                sum[h][t] += j->k->weights(sq, n, mx[h][t], w);
+                float *o = a->out + (int64_t)(t0 + t) * qd + (int64_t)(h0 + h) * hd;
+                j->k->accumulate(o, c, w, v + (int64_t)i0 * hd, hd, n, hd);
+            }
+        }
+    }
+    for (int h = 0; h < nh; h++)
+        for (int t = 0; t < nt; t++) {
+            float *o = a->out + (int64_t)(t0 + t) * qd + (int64_t)(h0 + h) * hd, inv = 1.0f / sum[h][t];
+            for (int d = 0; d < hd; d++) o[d] *= inv;
+        }
+}
+
+/* A chunk of GROUP_TOK batch tokens x a group of heads, split into runs of
+ * one sequence at consecutive positions. Chunks go out last first: under
+ * causal attention the later tokens have the most keys. */
+static void attention_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const attn_job *j = ctx;
+    const qw_attn_args *a = j->a;
+    int rep = a->n_heads / a->n_kv_heads, per_kv = (rep + GROUP_HEADS - 1) / GROUP_HEADS;
+    int c = j->n_chunks - 1 - task / j->head_groups, g = task % j->head_groups;
+    int h0 = g / per_kv * rep + g % per_kv * GROUP_HEADS;
+    int nh = rep - g % per_kv * GROUP_HEADS < GROUP_HEADS ? rep - g % per_kv * GROUP_HEADS : GROUP_HEADS;
+    int end = (c + 1) * GROUP_TOK < a->n_tok ? (c + 1) * GROUP_TOK : a->n_tok;
+    for (int t0 = c * GROUP_TOK, t1; t0 < end; t0 = t1) {
+        for (t1 = t0 + 1; t1 < end && a->tables[t1] == a->tables[t0] && a->pos[t1] == a->pos[t1 - 1] + 1; t1++) {}
+        attend_group(j, t0, t1 - t0, h0, nh);
+    }
+}
+
+void qw_attn_run(qw_pool *pool, const qw_attn_args *a, const qw_attn_kernels *k) {
+    int rep = a->n_heads / a->n_kv_heads;
+    attn_job j = {qw_tile_best(), k, a, (a->n_tok + GROUP_TOK - 1) / GROUP_TOK,
+                  a->n_kv_heads * ((rep + GROUP_HEADS - 1) / GROUP_HEADS)};
+    qw_pool_run(pool, attention_task, &j, j.n_chunks * j.head_groups);
+}
+
+/* ---- portable ---- */
+
+static float weights_portable(const float *s, int n, float mx, float *w) {
+    float sum = 0;
+    for (int i = 0; i < n; i++) sum += w[i] = expf(s[i] - mx);
+    return sum;
+}
+
+static void accumulate_portable(float *o, float c, const float *w, const float *v, int64_t ldv, int n, int hd) {
+    for (int d = 0; d < hd; d++) o[d] *= c;
+    for (int i = 0; i < n; i++)
+        for (int d = 0; d < hd; d++) o[d] += w[i] * v[i * ldv + d];
+}
+
+static const qw_attn_kernels portable = {"portable", weights_portable, accumulate_portable};
+
+#ifdef QW_X86
+/* exp(x) = 2^n * exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two
+ * parts, so r is exact enough), exp(r) by its Taylor series to r^7: within
+ * 2 ulp over the range, and exactly 1 at x = 0. */
+#define EXP_LN2_HI 0.693359375f
+#define EXP_LN2_LO -2.12194440e-4f
+#define EXP_POLY(FMA, SET, p, r)                                                               \
+    p = FMA(SET(1.0f / 5040), r, SET(1.0f / 720));                                             \
+    p = FMA(p, r, SET(1.0f / 120)), p = FMA(p, r, SET(1.0f / 24)), p = FMA(p, r, SET(1.0f / 6)); \
+    p = FMA(p, r, SET(0.5f)), p = FMA(p, r, SET(1.0f)), p = FMA(p, r, SET(1.0f))
+
+/* ---- AVX-512 ---- */
+
+#define T512 __attribute__((target("avx512f"))) INLINE
+
+T512 __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);  /* exp is 0 below; a NaN x stays NaN */
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), x), p;
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), r);
+    EXP_POLY(_mm512_fmadd_ps, _mm512_set1_ps, p, r);
+    return _mm512_scalef_ps(p, n);
+}
+
+__attribute__((target("avx512f"))) static float weights_avx512(const float *s, int n, float mx, float *w) {
+    __m512 m = _mm512_set1_ps(mx), sum = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 e = _mm512_maskz_mov_ps(k, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + i), m)));
+        _mm512_mask_storeu_ps(w + i, k, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+
+/* NA registers of 16 lanes of o (under mask m), kept in registers over the
+ * n value rows. */
+T512 void accumulate512_chunk(float *o, __m512 c, const float *w, const float *v, int64_t ldv, int n, int na,
+                              __mmask16 m) {
+    __m512 acc[8];
+    for (int r = 0; r < na; r++) acc[r] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, o + 16 * r), c);
+    for (int i = 0; i < n; i++) {
+        __m512 wi = _mm512_set1_ps(w[i]);
+        for (int r = 0; r < na; r++) acc[r] = _mm512_fmadd_ps(wi, _mm512_maskz_loadu_ps(m, v + i * ldv + 16 * r), acc[r]);
+    }
+    for (int r = 0; r < na; r++) _mm512_mask_storeu_ps(o + 16 * r, m, acc[r]);
+}
+
+__attribute__((target("avx512f"))) static void accumulate_avx512(float *o, float c, const float *w, const float *v,
+                                                                  int64_t ldv, int n, int hd) {
+    __m512 cv = _mm512_set1_ps(c);
+    int d = 0;
+    for (; d + 128 <= hd; d += 128) accumulate512_chunk(o + d, cv, w, v + d, ldv, n, 8, 0xffff);
+    for (; d + 64 <= hd; d += 64) accumulate512_chunk(o + d, cv, w, v + d, ldv, n, 4, 0xffff);
+    for (; d + 16 <= hd; d += 16) accumulate512_chunk(o + d, cv, w, v + d, ldv, n, 1, 0xffff);
+    if (d < hd) accumulate512_chunk(o + d, cv, w, v + d, ldv, n, 1, (__mmask16)((1u << (hd - d)) - 1));
+}
+
+static const qw_attn_kernels avx512 = {"avx512", weights_avx512, accumulate_avx512};
+
+/* ---- AVX2 ---- */
+
+#define T256 __attribute__((target("avx2,fma"))) INLINE
+
+T256 __m256 exp256(__m256 x) {
+    /* below -87, 2^n leaves the normal range that the exponent bits build;
+     * exp is then under 2^-125, which nothing that adds it to 1 can see */
+    x = _mm256_max_ps(_mm256_set1_ps(-87.0f), x);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), x), p;
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), r);
+    EXP_POLY(_mm256_fmadd_ps, _mm256_set1_ps, p, r);
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+T256 __m256i mask256(int k) {  /* the first k of 8 lanes */
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+__attribute__((target("avx2,fma"))) static float weights_avx2(const float *s, int n, float mx, float *w) {
+    __m256 m = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) {
+        __m256i k = mask256(n - i);
+        __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(s + i, k), m)), _mm256_castsi256_ps(k));
+        _mm256_maskstore_ps(w + i, k, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+}
+
+T256 void accumulate256_chunk(float *o, __m256 c, const float *w, const float *v, int64_t ldv, int n, int na,
+                              __m256i m) {
+    __m256 acc[8];
+    for (int r = 0; r < na; r++) acc[r] = _mm256_mul_ps(_mm256_maskload_ps(o + 8 * r, m), c);
+    for (int i = 0; i < n; i++) {
+        __m256 wi = _mm256_set1_ps(w[i]);
+        for (int r = 0; r < na; r++) acc[r] = _mm256_fmadd_ps(wi, _mm256_maskload_ps(v + i * ldv + 8 * r, m), acc[r]);
+    }
+    for (int r = 0; r < na; r++) _mm256_maskstore_ps(o + 8 * r, m, acc[r]);
+}
+
+__attribute__((target("avx2,fma"))) static void accumulate_avx2(float *o, float c, const float *w, const float *v,
+                                                                int64_t ldv, int n, int hd) {
+    __m256 cv = _mm256_set1_ps(c);
+    __m256i all = _mm256_set1_epi32(-1);
+    int d = 0;
+    for (; d + 64 <= hd; d += 64) accumulate256_chunk(o + d, cv, w, v + d, ldv, n, 8, all);
+    for (; d + 8 <= hd; d += 8) accumulate256_chunk(o + d, cv, w, v + d, ldv, n, 1, all);
+    if (d < hd) accumulate256_chunk(o + d, cv, w, v + d, ldv, n, 1, mask256(hd - d));
+}
+
+static const qw_attn_kernels avx2 = {"avx2", weights_avx2, accumulate_avx2};
+#endif
+
+const qw_attn_kernels *const *qw_attn_all(void) {
+    static const qw_attn_kernels *const table[] = {
+#ifdef QW_X86
+        &avx512, &avx2,
+#endif
+        &portable, NULL};
+#ifdef QW_X86
+    const qw_cpu_features *f = qw_cpu_features_get();
+    if (f->avx512f) return table;
+    if (f->avx2_fma_f16c) return table + 1;
+    return table + 2;
+#else
+    return table;
+#endif
+}
+
+const qw_attn_kernels *qw_attn_best(void) { return qw_attn_all()[0]; }
