@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 typedef struct {
     qw_pool *pool;
@@ -13,22 +15,65 @@ struct qw_pool {
     int n_threads;
     pthread_t *threads;
     worker_arg *args;
-    pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    /* the current job, guarded by mu except for the atomic counters */
+    /* The current job: written by the caller before it bumps `generation`,
+     * read by workers after they see the bump. */
     qw_task_fn fn;
     void *ctx;
     int n_tasks;
-    unsigned long generation;  /* bumped per job so parked workers see new work */
     atomic_int next_task;
-    int busy_workers;
-    int stop;
+    atomic_ulong generation;  /* one more per job */
+    atomic_int pending;       /* workers not yet done with the current job */
+    /* Parking: workers and the caller spin for a while (jobs of one forward
+     * pass come microseconds apart, and waking a thread through the kernel
+     * costs as much in a virtual machine), then sleep on these. */
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    atomic_int parked_workers, caller_parked;
+    atomic_int stop;
     /* per-thread scratch (qw_pool_reserve), touched only by the pool's one caller and by each thread's own task */
     void **scratch;
     size_t scratch_bytes;
     void *shared;  /* qw_pool_reserve_shared */
     size_t shared_bytes;
 };
+
+/* How long a thread spins before it sleeps. */
+#define SPIN_NS 200000
+
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spins until done(p, arg) holds or SPIN_NS pass; whether it holds. */
+static int spin_until(const qw_pool *p, int (*done)(const qw_pool *, unsigned long), unsigned long arg) {
+    uint64_t start = 0;
+    for (unsigned i = 0;; i++) {
+        if (done(p, arg)) return 1;
+        cpu_relax();
+        if (i % 64 == 63) {
+            uint64_t t = now_ns();
+            if (!start) start = t;
+            else if (t - start > SPIN_NS) return 0;
+        }
+    }
+}
+
+static int new_job(const qw_pool *p, unsigned long seen) {
+    return atomic_load(&p->generation) != seen || atomic_load(&p->stop);
+}
+
+static int job_done(const qw_pool *p, unsigned long unused) {
+    (void)unused;
+    return atomic_load(&p->pending) == 0;
+}
 
 static void run_tasks(qw_pool *p, int thread) {
     for (;;) {
@@ -42,18 +87,33 @@ static void *worker_main(void *arg) {
     worker_arg *wa = arg;
     qw_pool *p = wa->pool;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
-        if (p->stop) break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
+        if (!spin_until(p, new_job, seen)) {
+            /* seq_cst: either the caller sees parked_workers, or we see its bump */
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->parked_workers, 1);
+            while (!new_job(p, seen)) pthread_cond_wait(&p->wake, &p->mu);
+            atomic_fetch_sub(&p->parked_workers, 1);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->stop)) break;
+        seen = atomic_load(&p->generation);
         run_tasks(p, wa->index);
-        pthread_mutex_lock(&p->mu);
-        if (--p->busy_workers == 0) pthread_cond_signal(&p->done);
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_parked)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
+}
+
+/* Wakes parked workers after a new job or stop is published. */
+static void wake_workers(qw_pool *p) {
+    if (atomic_load(&p->parked_workers) == 0) return;
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
 }
 
 qw_pool *qw_pool_new(int n_threads) {
@@ -87,10 +147,8 @@ qw_pool *qw_pool_new(int n_threads) {
 
 void qw_pool_free(qw_pool *p) {
     if (!p) return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = 1;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->stop, 1);
+    wake_workers(p);
     for (int i = 0; i < p->n_threads - 1; i++) pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
@@ -111,19 +169,21 @@ void qw_pool_run(qw_pool *p, qw_task_fn fn, void *ctx, int n_tasks) {
         for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
     atomic_store(&p->next_task, 0);
-    p->busy_workers = p->n_threads - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->pending, p->n_threads - 1);
+    atomic_fetch_add(&p->generation, 1);
+    wake_workers(p);
     run_tasks(p, 0);
-    pthread_mutex_lock(&p->mu);
-    while (p->busy_workers > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    if (!spin_until(p, job_done, 0)) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->caller_parked, 1);
+        while (!job_done(p, 0)) pthread_cond_wait(&p->done, &p->mu);
+        atomic_store(&p->caller_parked, 0);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 /* Grows the n buffers at bufs, of *have bytes each, to hold `bytes`. */

@@ -1,5 +1,5 @@
-/* A persistent pool of worker threads. Workers park on a condition variable
- * between jobs; a job is n_tasks calls of fn(ctx, task, thread), handed out
+/* A persistent pool of worker threads. Between jobs workers spin briefly,
+ * then park on a condition variable; a job is n_tasks calls of fn(ctx, task, thread), handed out
  * through an atomic counter, with the calling thread taking part. Each task
  * must write disjoint outputs, so results do not depend on the thread count. */
 #ifndef QW_BASE_THREADPOOL_H
