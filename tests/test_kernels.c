@@ -156,12 +156,12 @@ static void test_rmsnorm_rope_swiglu(void) {
     for (int i = 0; i < dim * rows; i++) x[i] = frand() * 3;
     for (int i = 0; i < dim; i++) g[i] = frand();
     qw_vec gain = {g, QW_DT_F32, dim};
-    be->rmsnorm(y, x, &gain, rows, dim, 1e-6f);
-    ref_rmsnorm(yr, x, &gain, rows, dim, 1e-6f);
+    be->rmsnorm(NULL, y, x, &gain, rows, dim, 1e-6f);
+    ref_rmsnorm(NULL, yr, x, &gain, rows, dim, 1e-6f);
     CHECK(max_rel_diff(y, yr, (size_t)dim * rows) < 1e-5, "rmsnorm");
     /* in place */
     memcpy(y, x, sizeof(float) * dim * rows);
-    be->rmsnorm(y, y, &gain, rows, dim, 1e-6f);
+    be->rmsnorm(NULL, y, y, &gain, rows, dim, 1e-6f);
     CHECK(max_rel_diff(y, yr, (size_t)dim * rows) < 1e-5, "rmsnorm in place");
 
     /* rope at position 0 is the identity; a rotation keeps each pair's norm */
@@ -169,7 +169,7 @@ static void test_rmsnorm_rope_swiglu(void) {
     float v[2 * 8], v0[2 * 8], inv[4];
     for (int i = 0; i < 16; i++) v[i] = v0[i] = frand();
     for (int i = 0; i < 4; i++) inv[i] = (float)(1.0 / pow(10000.0, 2.0 * i / hd));
-    be->rope(v, 2, 1, hd, pos, inv);
+    be->rope(NULL, v, 2, 1, hd, pos, inv);
     CHECK(memcmp(v, v0, 8 * sizeof(float)) == 0, "rope at position 0");
     for (int i = 0; i < 4; i++) {
         double a = hypot(v[8 + i], v[12 + i]), b = hypot(v0[8 + i], v0[12 + i]);
@@ -177,8 +177,46 @@ static void test_rmsnorm_rope_swiglu(void) {
     }
     CHECK(fabs(v[8] - (v0[8] * cos(1000.0) - v0[12] * sin(1000.0))) < 1e-3, "rope rotates the first pair by pos*1");
 
+    /* on a pool: many heads and tokens (each token's angles computed once)
+     * equal the reference to the bit; SiLU within float rounding; a long
+     * bf16 gain (widened in pieces) */
+    {
+        qw_pool *pool = qw_pool_new(2);
+        int nt = 7, nh = 3, d = 12, ps[7] = {0, 5, 9, 100, 4000, 31, 2};
+        float iv[6], *a = malloc(sizeof(float) * nt * nh * d), *b = malloc(sizeof(float) * nt * nh * d);
+        for (int i = 0; i < 6; i++) iv[i] = (float)(1.0 / pow(1e6, 2.0 * i / d));
+        for (int i = 0; i < nt * nh * d; i++) a[i] = b[i] = frand();
+        be->rope(pool, a, nt, nh, d, ps, iv);
+        ref_rope(NULL, b, nt, nh, d, ps, iv);
+        CHECK(memcmp(a, b, sizeof(float) * nt * nh * d) == 0, "rope on a pool equals the reference");
+        free(a); free(b);
+        int n = 70001;
+        float *g1 = malloc(sizeof(float) * n), *g2 = malloc(sizeof(float) * n), *u = malloc(sizeof(float) * n);
+        for (int i = 0; i < n; i++) g1[i] = g2[i] = frand() * 30, u[i] = frand();
+        be->swiglu(pool, g1, u, n);
+        ref_swiglu(NULL, g2, u, n);
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            double e = fabs(g1[i] - g2[i]) / (fabs(g2[i]) + 1e-30);
+            if (e > worst) worst = e;
+        }
+        CHECK(worst < 1e-6, "swiglu on a pool: worst relative error %g", worst);
+        free(g1); free(g2); free(u);
+        int dm = 1000, nr = 9;
+        uint16_t gb[1000];
+        float *xx = malloc(sizeof(float) * dm * nr), *y1 = malloc(sizeof(float) * dm * nr), *y2 = malloc(sizeof(float) * dm * nr);
+        for (int i = 0; i < dm; i++) gb[i] = f32_to_bf16(frand());
+        for (int i = 0; i < dm * nr; i++) xx[i] = frand();
+        qw_vec gv = {gb, QW_DT_BF16, dm};
+        be->rmsnorm(pool, y1, xx, &gv, nr, dm, 1e-6f);
+        ref_rmsnorm(NULL, y2, xx, &gv, nr, dm, 1e-6f);
+        CHECK(max_rel_diff(y1, y2, (size_t)dm * nr) < 1e-5, "rmsnorm on a pool, bf16 gain of %d", dm);
+        free(xx); free(y1); free(y2);
+        qw_pool_free(pool);
+    }
+
     float gt[3] = {0, 1, -2}, up[3] = {5, 2, 1};
-    be->swiglu(gt, up, 3);
+    be->swiglu(NULL, gt, up, 3);
     CHECK(gt[0] == 0 && fabs(gt[1] - 2 * 0.7310586) < 1e-6 && fabs(gt[2] + 2 * 0.1192029) < 1e-6, "swiglu");
     free(x); free(y); free(yr);
 }

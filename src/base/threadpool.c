@@ -1,6 +1,7 @@
 #include "base/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,23 +47,15 @@ static uint64_t now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-/* Spins until done(p, arg) holds or SPIN_NS pass; whether it holds. */
+/* Spins until done(p, arg) holds or SPIN_NS pass; whether it holds. The
+ * spin yields: when the machine has more runnable threads than cores, the
+ * thread we wait for may need this core. */
 static int spin_until(const qw_pool *p, int (*done)(const qw_pool *, unsigned long), unsigned long arg) {
-    uint64_t start = 0;
+    uint64_t start = now_ns();
     for (unsigned i = 0;; i++) {
         if (done(p, arg)) return 1;
-        cpu_relax();
-        if (i % 64 == 63) {
-            uint64_t t = now_ns();
-            if (!start) start = t;
-            else if (t - start > SPIN_NS) return 0;
-        }
+        sched_yield();
+        if (i % 16 == 15 && now_ns() - start > SPIN_NS) return 0;
     }
 }
 

@@ -59,15 +59,15 @@ typedef struct qw_backend {
     int64_t (*pack_bytes)(const qw_mat *w);
     void (*pack)(qw_pool *pool, qw_mat *w, void *dst);
     /* y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * gain, rows of dim (y may be x). */
-    void (*rmsnorm)(float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps);
+    void (*rmsnorm)(qw_pool *pool, float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps);
     /* y[t] += bias for n_rows rows of bias->n. */
     void (*add_bias)(float *y, const qw_vec *bias, int n_rows);
     /* Rotate-half RoPE in place on x[n_tok][n_heads][head_dim]; pos[t] is
      * token t's position; inv_freq has head_dim/2 entries. */
-    void (*rope)(float *x, int n_tok, int n_heads, int head_dim, const int *pos, const float *inv_freq);
+    void (*rope)(qw_pool *pool, float *x, int n_tok, int n_heads, int head_dim, const int *pos, const float *inv_freq);
     void (*attention)(qw_pool *pool, const qw_attn_args *a);
     /* gate[i] = silu(gate[i]) * up[i]. */
-    void (*swiglu)(float *gate, const float *up, int64_t n);
+    void (*swiglu)(qw_pool *pool, float *gate, const float *up, int64_t n);
     /* out[i] = row ids[i] of emb as float32. */
     void (*embed)(const qw_mat *emb, const int32_t *ids, int n, float *out);
 } qw_backend;

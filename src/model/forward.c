@@ -91,11 +91,11 @@ static void attention_block(const qwenc_model *m, const qw_layer_weights *L, qw_
         be->add_bias(s->v, &L->bv, n);
     }
     if (L->q_norm.data) {
-        be->rmsnorm(s->q, s->q, &L->q_norm, n * c->n_heads, hd, (float)c->rms_norm_eps);
-        be->rmsnorm(s->k, s->k, &L->k_norm, n * c->n_kv_heads, hd, (float)c->rms_norm_eps);
+        be->rmsnorm(m->pool, s->q, s->q, &L->q_norm, n * c->n_heads, hd, (float)c->rms_norm_eps);
+        be->rmsnorm(m->pool, s->k, s->k, &L->k_norm, n * c->n_kv_heads, hd, (float)c->rms_norm_eps);
     }
-    be->rope(s->q, n, c->n_heads, hd, s->pos, m->inv_freq);
-    be->rope(s->k, n, c->n_kv_heads, hd, s->pos, m->inv_freq);
+    be->rope(m->pool, s->q, n, c->n_heads, hd, s->pos, m->inv_freq);
+    be->rope(m->pool, s->k, n, c->n_kv_heads, hd, s->pos, m->inv_freq);
     kv_store(kv, layer, s, n, hd);
     int window = c->sliding_window > 0 && layer < c->max_window_layers ? c->sliding_window : 0;
     qw_attn_args a = {
@@ -113,7 +113,7 @@ static void mlp_block(const qwenc_model *m, const qw_mlp_weights *w, int n, scra
     const qw_backend *be = m->be;
     be->matmul(m->pool, &w->gate, s->xn, s->gate, n);
     be->matmul(m->pool, &w->up, s->xn, s->up, n);
-    be->swiglu(s->gate, s->up, (int64_t)n * w->gate.rows);
+    be->swiglu(m->pool, s->gate, s->up, (int64_t)n * w->gate.rows);
     be->matmul(m->pool, &w->down, s->gate, s->tmp, n);
     /* tensor-parallel all-reduce of s->tmp goes here */
 }
@@ -157,7 +157,7 @@ static void output_logits(const qwenc_model *m, const qw_forward_seq *seqs, int 
         if (!seqs[i].logits) continue;
         int first = seqs[i].logits_all ? t0 : t0 + seqs[i].n - 1;
         for (int t = first; t < t0 + seqs[i].n; t++, r++)
-            m->be->rmsnorm(s->xn + (int64_t)r * h, s->x + (int64_t)t * h, &m->w.final_norm, 1, h,
+            m->be->rmsnorm(m->pool, s->xn + (int64_t)r * h, s->x + (int64_t)t * h, &m->w.final_norm, 1, h,
                            (float)c->rms_norm_eps);
     }
     float *out = n_seqs == 1 ? seqs[0].logits : s->out;
@@ -182,10 +182,10 @@ int qw_forward(const qwenc_model *m, const qw_forward_seq *seqs, int n_seqs, scr
     be->embed(&m->w.embed, s->ids, n, s->x);
     for (int l = 0; l < c->n_layers; l++) {
         const qw_layer_weights *L = &m->w.layers[l];
-        be->rmsnorm(s->xn, s->x, &L->attn_norm, n, h, eps);
+        be->rmsnorm(m->pool, s->xn, s->x, &L->attn_norm, n, h, eps);
         attention_block(m, L, kv, l, n, s);
         residual_add(s->x, s->tmp, (int64_t)n * h);
-        be->rmsnorm(s->xn, s->x, &L->mlp_norm, n, h, eps);
+        be->rmsnorm(m->pool, s->xn, s->x, &L->mlp_norm, n, h, eps);
         if (L->is_moe) {
             if (moe_forward(be, m->pool, c, L, s->xn, s->tmp, n))
                 return qw_errf(err, errlen, QWENC_ENOMEM, "out of memory in the MoE layer %d", l);

@@ -63,7 +63,7 @@ int moe_forward(const qw_backend *be, qw_pool *pool, const qw_config *c, const q
         const qw_mlp_weights *ex = &L->experts[e];
         be->matmul(pool, &ex->gate, xs, gate, m);
         be->matmul(pool, &ex->up, xs, up, m);
-        be->swiglu(gate, up, (int64_t)m * inter);
+        be->swiglu(pool, gate, up, (int64_t)m * inter);
         be->matmul(pool, &ex->down, gate, ys, m);
         for (int i = 0; i < m; i++) {
             float *o = out + (int64_t)rows[i] * h;

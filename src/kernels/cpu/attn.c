@@ -1,5 +1,6 @@
 #include "kernels/cpu/attn.h"
 #include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/simd_exp.h"
 #include "kernels/cpu/tile.h"
 
 #include <math.h>
@@ -136,35 +137,15 @@ static void accumulate_portable(float *o, float c, const float *w, const float *
 static const qw_attn_kernels portable = {"portable", weights_portable, accumulate_portable};
 
 #ifdef QW_X86
-/* exp(x) = 2^n * exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two
- * parts, so r is exact enough), exp(r) by its Taylor series to r^7: within
- * 2 ulp over the range, and exactly 1 at x = 0. */
-#define EXP_LN2_HI 0.693359375f
-#define EXP_LN2_LO -2.12194440e-4f
-#define EXP_POLY(FMA, SET, p, r)                                                               \
-    p = FMA(SET(1.0f / 5040), r, SET(1.0f / 720));                                             \
-    p = FMA(p, r, SET(1.0f / 120)), p = FMA(p, r, SET(1.0f / 24)), p = FMA(p, r, SET(1.0f / 6)); \
-    p = FMA(p, r, SET(0.5f)), p = FMA(p, r, SET(1.0f)), p = FMA(p, r, SET(1.0f))
-
 /* ---- AVX-512 ---- */
 
 #define T512 __attribute__((target("avx512f"))) INLINE
-
-T512 __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);  /* exp is 0 below; a NaN x stays NaN */
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), x), p;
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), r);
-    EXP_POLY(_mm512_fmadd_ps, _mm512_set1_ps, p, r);
-    return _mm512_scalef_ps(p, n);
-}
 
 __attribute__((target("avx512f"))) static float weights_avx512(const float *s, int n, float mx, float *w) {
     __m512 m = _mm512_set1_ps(mx), sum = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
-        __m512 e = _mm512_maskz_mov_ps(k, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + i), m)));
+        __m512 e = _mm512_maskz_mov_ps(k, qw_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + i), m)));
         _mm512_mask_storeu_ps(w + i, k, e);
         sum = _mm512_add_ps(sum, e);
     }
@@ -200,19 +181,6 @@ static const qw_attn_kernels avx512 = {"avx512", weights_avx512, accumulate_avx5
 
 #define T256 __attribute__((target("avx2,fma"))) INLINE
 
-T256 __m256 exp256(__m256 x) {
-    /* below -87, 2^n leaves the normal range that the exponent bits build;
-     * exp is then under 2^-125, which nothing that adds it to 1 can see */
-    x = _mm256_max_ps(_mm256_set1_ps(-87.0f), x);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), x), p;
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), r);
-    EXP_POLY(_mm256_fmadd_ps, _mm256_set1_ps, p, r);
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
 T256 __m256i mask256(int k) {  /* the first k of 8 lanes */
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
@@ -221,7 +189,7 @@ __attribute__((target("avx2,fma"))) static float weights_avx2(const float *s, in
     __m256 m = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
     for (int i = 0; i < n; i += 8) {
         __m256i k = mask256(n - i);
-        __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(s + i, k), m)), _mm256_castsi256_ps(k));
+        __m256 e = _mm256_and_ps(qw_exp256(_mm256_sub_ps(_mm256_maskload_ps(s + i, k), m)), _mm256_castsi256_ps(k));
         _mm256_maskstore_ps(w + i, k, e);
         sum = _mm256_add_ps(sum, e);
     }

@@ -3,11 +3,17 @@
  * every output element is computed the same way whatever the thread count). */
 #include "kernels/backend.h"
 #include "kernels/cpu/attn.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/simd_exp.h"
 #include "kernels/cpu/qtile.h"
 #include "kernels/cpu/ref.h"
 #include "kernels/cpu/tile.h"
 
 #include <math.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define QW_X86 1
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,14 +218,120 @@ static void cpu_attention(qw_pool *pool, const qw_attn_args *a) {
     qw_attn_run(pool, a, qw_attn_best());
 }
 
-static void cpu_rmsnorm(float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps) {
+/* ---- elementwise: split across the pool by rows (tokens), each row
+ * computed as one thread alone would ---- */
+
+/* Enough tasks to balance two threads, big enough to be worth a hand-off. */
+static int row_tasks(const qw_pool *pool, int64_t n_rows, int64_t row_elems) {
+    int64_t by_size = n_rows * row_elems / 4096, most = 4 * (int64_t)qw_pool_size(pool);
+    int64_t n = by_size < most ? by_size : most;
+    return n < 1 ? 1 : n > n_rows ? (int)n_rows : (int)n;
+}
+
+typedef struct {
+    float *y;
+    const float *x;
+    const qw_vec *gain;
+    int n_rows, dim, n_tasks;
+    float eps;
+} rmsnorm_job;
+
+static void rmsnorm_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const rmsnorm_job *j = ctx;
     const qw_tile_kernels *k = qw_tile_best();
-    for (int t = 0; t < n_rows; t++) {
-        const float *xt = x + (int64_t)t * dim;
-        float *yt = y + (int64_t)t * dim;
-        float inv = 1.0f / sqrtf(dot_f32(k, xt, xt, dim) / (float)dim + eps);
-        for (int i = 0; i < dim; i++) yt[i] = qw_vec_get(gain, i) * (xt[i] * inv);
+    float g[256];
+    for (int t = (int)((int64_t)j->n_rows * task / j->n_tasks); t < (int64_t)j->n_rows * (task + 1) / j->n_tasks; t++) {
+        const float *xt = j->x + (int64_t)t * j->dim;
+        float *yt = j->y + (int64_t)t * j->dim;
+        float inv = 1.0f / sqrtf(dot_f32(k, xt, xt, j->dim) / (float)j->dim + j->eps);
+        for (int i0 = 0; i0 < j->dim; i0 += 256) {  /* the gain as float, 256 at a time */
+            int n = j->dim - i0 < 256 ? j->dim - i0 : 256;
+            for (int i = 0; i < n; i++) g[i] = qw_vec_get(j->gain, i0 + i);
+            for (int i = 0; i < n; i++) yt[i0 + i] = g[i] * (xt[i0 + i] * inv);
+        }
     }
+}
+
+static void cpu_rmsnorm(qw_pool *pool, float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps) {
+    rmsnorm_job j = {y, x, gain, n_rows, dim, row_tasks(pool, n_rows, dim), eps};
+    qw_pool_run(pool, rmsnorm_task, &j, j.n_tasks);
+}
+
+typedef struct {
+    float *x;
+    int n_tok, n_heads, head_dim, n_tasks;
+    const int *pos;
+    const float *inv_freq;
+} rope_job;
+
+/* As ref_rope, with each token's angles computed once for all its heads. */
+static void rope_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const rope_job *j = ctx;
+    int half = j->head_dim / 2;
+    float cs[256], sn[256];
+    for (int t = (int)((int64_t)j->n_tok * task / j->n_tasks); t < (int64_t)j->n_tok * (task + 1) / j->n_tasks; t++) {
+        for (int i0 = 0; i0 < half; i0 += 256) {
+            int n = half - i0 < 256 ? half - i0 : 256;
+            for (int i = 0; i < n; i++) {
+                float angle = (float)j->pos[t] * j->inv_freq[i0 + i];
+                cs[i] = cosf(angle), sn[i] = sinf(angle);
+            }
+            for (int h = 0; h < j->n_heads; h++) {
+                float *v = j->x + ((int64_t)t * j->n_heads + h) * j->head_dim + i0;
+                for (int i = 0; i < n; i++) {
+                    float a = v[i], b = v[i + half];
+                    v[i] = a * cs[i] - b * sn[i];
+                    v[i + half] = b * cs[i] + a * sn[i];
+                }
+            }
+        }
+    }
+}
+
+static void cpu_rope(qw_pool *pool, float *x, int n_tok, int n_heads, int head_dim, const int *pos,
+                     const float *inv_freq) {
+    rope_job j = {x, n_tok, n_heads, head_dim, row_tasks(pool, n_tok, (int64_t)n_heads * head_dim), pos, inv_freq};
+    qw_pool_run(pool, rope_task, &j, j.n_tasks);
+}
+
+typedef struct {
+    float *gate;
+    const float *up;
+    int64_t n;
+    int n_tasks;
+} swiglu_job;
+
+#ifdef QW_X86
+__attribute__((target("avx512f"))) static void swiglu_avx512(float *g, const float *u, int64_t n) {
+    int64_t i = 0;
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 gv = _mm512_maskz_loadu_ps(m, g + i), uv = _mm512_maskz_loadu_ps(m, u + i);
+        __m512 e = qw_exp512(_mm512_sub_ps(_mm512_setzero_ps(), gv));
+        __m512 silu = _mm512_div_ps(gv, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+        _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(silu, uv));
+    }
+}
+#endif
+
+static void swiglu_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const swiglu_job *j = ctx;
+    int64_t i0 = j->n * task / j->n_tasks, i1 = j->n * (task + 1) / j->n_tasks;
+#ifdef QW_X86
+    if (qw_cpu_features_get()->avx512f) {
+        swiglu_avx512(j->gate + i0, j->up + i0, i1 - i0);
+        return;
+    }
+#endif
+    ref_swiglu(NULL, j->gate + i0, j->up + i0, i1 - i0);
+}
+
+static void cpu_swiglu(qw_pool *pool, float *gate, const float *up, int64_t n) {
+    swiglu_job j = {gate, up, n, row_tasks(pool, n / 16, 16)};
+    qw_pool_run(pool, swiglu_task, &j, j.n_tasks);
 }
 
 static const qw_backend cpu_backend = {
@@ -229,9 +341,9 @@ static const qw_backend cpu_backend = {
     .pack = cpu_pack,
     .rmsnorm = cpu_rmsnorm,
     .add_bias = ref_add_bias,
-    .rope = ref_rope,
+    .rope = cpu_rope,
     .attention = cpu_attention,
-    .swiglu = ref_swiglu,
+    .swiglu = cpu_swiglu,
     .embed = ref_embed,
 };
 

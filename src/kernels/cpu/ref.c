@@ -73,7 +73,8 @@ void ref_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_
     free(row);
 }
 
-void ref_rmsnorm(float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps) {
+void ref_rmsnorm(qw_pool *pool, float *y, const float *x, const qw_vec *gain, int n_rows, int dim, float eps) {
+    (void)pool;
     for (int t = 0; t < n_rows; t++) {
         const float *xt = x + (int64_t)t * dim;
         float *yt = y + (int64_t)t * dim;
@@ -89,7 +90,8 @@ void ref_add_bias(float *y, const qw_vec *bias, int n_rows) {
         for (int64_t i = 0; i < bias->n; i++) y[t * bias->n + i] += qw_vec_get(bias, i);
 }
 
-void ref_rope(float *x, int n_tok, int n_heads, int head_dim, const int *pos, const float *inv_freq) {
+void ref_rope(qw_pool *pool, float *x, int n_tok, int n_heads, int head_dim, const int *pos, const float *inv_freq) {
+    (void)pool;
     int half = head_dim / 2;
     for (int r = 0; r < n_tok * n_heads; r++) {
         float *v = x + (int64_t)r * head_dim;
@@ -135,7 +137,8 @@ void ref_attention(qw_pool *pool, const qw_attn_args *a) {
     }
 }
 
-void ref_swiglu(float *gate, const float *up, int64_t n) {
+void ref_swiglu(qw_pool *pool, float *gate, const float *up, int64_t n) {
+    (void)pool;
     for (int64_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
