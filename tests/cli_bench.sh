@@ -61,6 +61,16 @@ if "$QWENC_BIN" bench --synthetic tiny-qwen3 -p 8 -n 4 -r 1 >$out 2>$errf &&
    grep -q '^| model ' $out && grep -q '| *pp8 |' $out && grep -q '| *tg4 |' $out && grep -q 'peak RSS' $out; then ok
 else bad "table"; cat $out; fi
 
+# --bandwidth: a positive mem_read_gbps in --json, the line and the decode share in the table,
+# and the 1 GiB array (measured in a child) not in the peak RSS
+if "$QWENC_BIN" bench --synthetic tiny-qwen3 -p 0 -n 4 -r 1 -t 2 --bandwidth --json >$out 2>$errf &&
+   node -e 'const o = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+            process.exit(o.mem_read_gbps > 0.1 && o.peak_rss_mb < 512 ? 0 : 1)' $out; then ok
+else bad "--bandwidth json"; cat $out; fi
+if "$QWENC_BIN" bench --synthetic tiny-qwen3 -p 0 -n 4 -r 1 -t 1 --bandwidth >$out 2>$errf &&
+   grep -Eq '^memory read bandwidth [0-9.]+ GB/s \(1 thread, 1 GiB\); decode uses [0-9]+% of it$' $out; then ok
+else bad "--bandwidth table"; cat $out; fi
+
 # bad input: exit 2, one line on stderr, nothing on stdout
 expect_bad() {  # name, expected text in the message, arguments...
   local name=$1 want=$2

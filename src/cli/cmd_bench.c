@@ -1,6 +1,7 @@
 /* qwenc bench: prefill and decode speed the way llama-bench measures them,
  * on a model or a synthetic random-weight model of a real shape. */
 #include "cli/cli.h"
+#include "cli/membw.h"
 #include "cli/progress.h"
 #include "cli/textgen.h"
 #include "qwenc.h"
@@ -26,6 +27,8 @@ static const char bench_usage[] =
     "the model took to load (to build, for --synthetic; quantizing included), the\n"
     "peak resident memory, and the weight traffic of decoding: the bytes of\n"
     "weights one token reads (as stored; active experts only) x median decode tok/s.\n"
+    "With --bandwidth, also the machine's memory read bandwidth with the same\n"
+    "threads (a 1 GiB array, in a child process) and the share of it decode uses.\n"
     "\n"
     "  -m, --model MODEL     a model directory, a .gguf file or a name in the models directory\n"
     "      --synthetic SHAPE a random-weight model of a real shape, built in memory: qwen3-0.6b,\n"
@@ -42,6 +45,7 @@ static const char bench_usage[] =
     "                        server's --parallel does; decode t/s is then the aggregate of all N\n"
     "                        (default 1)\n"
     "      --seed N          seed of the token ids and the synthetic weights (default 0)\n"
+    "      --bandwidth       also measure the memory read bandwidth (\"mem_read_gbps\" in --json)\n"
     "      --json            print one JSON line instead of a table:\n"
     "                        {\"prefill_tps\": {\"median\", \"min\", \"max\"}, \"decode_tps\": {...},\n"
     "                         \"peak_rss_mb\", \"load_s\", \"weight_gbps\", \"model\", \"type\", \"threads\",\n"
@@ -51,18 +55,19 @@ static const char bench_usage[] =
 typedef struct {
     const char *model, *synthetic, *type, *quant;
     long n_prompt, n_gen, threads, reps, seed, parallel;
-    int json;
+    int json, bandwidth;
 } bench_opts;
 
 static int parse_opts(int argc, char **argv, bench_opts *o) {
-    enum { O_SYNTH = 1000, O_TYPE, O_SEED, O_JSON, O_PARALLEL };
+    enum { O_SYNTH = 1000, O_TYPE, O_SEED, O_JSON, O_PARALLEL, O_BANDWIDTH };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},    {"synthetic", required_argument, 0, O_SYNTH},
         {"type", required_argument, 0, O_TYPE},  {"n-prompt", required_argument, 0, 'p'},
         {"n-gen", required_argument, 0, 'n'},    {"threads", required_argument, 0, 't'},
         {"repetitions", required_argument, 0, 'r'}, {"seed", required_argument, 0, O_SEED},
         {"json", no_argument, 0, O_JSON},        {"help", no_argument, 0, 'h'},
-        {"parallel", required_argument, 0, O_PARALLEL}, CLI_QUANT_LONGOPT,
+        {"parallel", required_argument, 0, O_PARALLEL}, {"bandwidth", no_argument, 0, O_BANDWIDTH},
+        CLI_QUANT_LONGOPT,
         {0, 0, 0, 0}};
     const char *cmd = "bench";
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -79,6 +84,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         case 'r': bad = cli_parse_int(cmd, "--repetitions", optarg, 1, 1000, &o->reps); break;
         case O_SEED: bad = cli_parse_int(cmd, "--seed", optarg, 0, LONG_MAX, &o->seed); break;
         case O_JSON: o->json = 1; break;
+        case O_BANDWIDTH: o->bandwidth = 1; break;
         case O_PARALLEL: bad = cli_parse_int(cmd, "--parallel", optarg, 1, 256, &o->parallel); break;
         case CLI_O_QUANT: o->quant = optarg; break;
         case 'h': fputs(bench_usage, stdout); return -1;
@@ -188,7 +194,8 @@ static json_t *stats_json(const stats *s, int have) {
     return have ? json_pack("{s:f,s:f,s:f}", "median", s->median, "min", s->min, "max", s->max) : json_null();
 }
 
-static void print_json(const bench_opts *o, const qwenc_model_info *in, const results *r, double gbps) {
+static void print_json(const bench_opts *o, const qwenc_model_info *in, const results *r, double gbps,
+                       double mem_gbps) {
     json_t *j = json_pack("{s:o,s:o,s:f,s:f,s:o,s:s,s:s,s:b,s:i,s:i,s:i,s:i,s:i,s:I,s:I}",
                           "prefill_tps", stats_json(&r->prefill, r->have_prefill),
                           "decode_tps", stats_json(&r->decode, r->have_decode),
@@ -200,6 +207,7 @@ static void print_json(const bench_opts *o, const qwenc_model_info *in, const re
                           "parallel", (int)o->parallel,
                           "weight_bytes_per_token", (json_int_t)in->weight_bytes_per_token,
                           "n_params", (json_int_t)in->n_params);
+    if (j && o->bandwidth) json_object_set_new(j, "mem_read_gbps", mem_gbps > 0 ? json_real(mem_gbps) : json_null());
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     if (text) puts(text);
     free(text);
@@ -225,7 +233,8 @@ static void model_label(const bench_opts *o, char *out, size_t n) {
     snprintf(out, n, "%.*s", (int)(len - start), o->model + start);
 }
 
-static void print_table(const bench_opts *o, const qwenc_model_info *in, const results *r, double gbps) {
+static void print_table(const bench_opts *o, const qwenc_model_info *in, const results *r, double gbps,
+                        double mem_gbps) {
     char model[64], test[32];
     model_label(o, model, sizeof model);
     printf("| %-24s | %-5s | %13s | %10s | %7s | %6s | %9s | %9s | %9s |\n", "model", "type", "size", "params",
@@ -242,6 +251,14 @@ static void print_table(const bench_opts *o, const qwenc_model_info *in, const r
         printf("; weight traffic %.2f GB/s (%.1f MiB of weights per step x %.2f steps/s)", gbps,
                in->weight_bytes_per_token / 1048576.0, r->decode.median / (double)o->parallel);
     printf("; %d repetition%s\n", (int)o->reps, o->reps == 1 ? "" : "s");
+    if (o->bandwidth) {
+        if (mem_gbps <= 0) printf("memory read bandwidth: could not be measured\n");
+        else if (r->have_decode)
+            printf("memory read bandwidth %.2f GB/s (%ld thread%s, 1 GiB); decode uses %.0f%% of it\n", mem_gbps,
+                   o->threads, o->threads == 1 ? "" : "s", 100 * gbps / mem_gbps);
+        else printf("memory read bandwidth %.2f GB/s (%ld thread%s, 1 GiB)\n", mem_gbps, o->threads,
+                    o->threads == 1 ? "" : "s");
+    }
 }
 
 /* ---- the command ---- */
@@ -271,8 +288,9 @@ static int bench(const bench_opts *o, qwenc_model *m, double load_s, char *err, 
     if (!rc) {
         /* one step reads the weights once for all the sequences */
         double gbps = (double)in.weight_bytes_per_token * r.decode.median / (double)o->parallel / 1e9;
-        if (o->json) print_json(o, &in, &r, gbps);
-        else print_table(o, &in, &r, gbps);
+        double mem_gbps = o->bandwidth ? membw_read_gbps((int)o->threads) : 0;
+        if (o->json) print_json(o, &in, &r, gbps, mem_gbps);
+        else print_table(o, &in, &r, gbps, mem_gbps);
     }
     for (int k = 0; k < o->parallel; k++) qwenc_session_free(s[k]);
     qwenc_kv_pool_free(pool);
