@@ -49,6 +49,41 @@ static void block_scores(const attn_job *j, const float *k, int n, int t0, int n
             for (int i = 0; i < n; i++) s[h][t][i] *= a->scale;
 }
 
+enum { GROUP_Q = GROUP_HEADS * GROUP_TOK };
+
+/* One query's part of a block: keys i0..i1 (block offsets; none when i0 >
+ * i1), the factor c its sums were rescaled by, and its weights w[i0..i1]. */
+typedef struct {
+    int i0, i1;
+    float c;
+    float *o, *w;
+} query_part;
+
+/* The weighted sums of a block's values into every query's output. Keys
+ * that all the queries take are read once for all of them (accumulate_shared);
+ * each query's own keys before and after those go alone. A query's outputs
+ * see the same operations in the same order either way. */
+static void block_values(const attn_job *j, const float *v, query_part *q, int nq) {
+    int hd = j->a->head_dim, s0 = 0, s1 = QW_ATTN_MAX_BLOCK;
+    for (int i = 0; i < nq; i++) {
+        s0 = q[i].i0 > s0 ? q[i].i0 : s0;
+        s1 = q[i].i1 < s1 ? q[i].i1 : s1;
+    }
+    if (s0 > s1) s0 = s1 = QW_ATTN_MAX_BLOCK;  /* no key they all take: each alone */
+    float *o[GROUP_Q];
+    const float *w[GROUP_Q];
+    for (int i = 0; i < nq; i++) {
+        int head_end = s0 < q[i].i1 + 1 ? s0 : q[i].i1 + 1;
+        j->k->accumulate(q[i].o, q[i].c, q[i].w + q[i].i0, v + (int64_t)q[i].i0 * hd, hd, head_end - q[i].i0, hd);
+        o[i] = q[i].o, w[i] = q[i].w + s0;
+    }
+    if (s0 > s1) return;
+    j->k->accumulate_shared(o, w, nq, v + (int64_t)s0 * hd, hd, s1 - s0 + 1, hd);
+    for (int i = 0; i < nq; i++)
+        if (q[i].i1 > s1)
+            j->k->accumulate(q[i].o, 1.0f, q[i].w + s1 + 1, v + (int64_t)(s1 + 1) * hd, hd, q[i].i1 - s1, hd);
+}
+
 /* Tokens t0..t0+nt-1 of one sequence at consecutive positions, heads
  * h0..h0+nh-1 of one KV head. */
 static void attend_group(const attn_job *j, int t0, int nt, int h0, int nh) {
@@ -57,8 +92,9 @@ static void attend_group(const attn_job *j, int t0, int nt, int h0, int nh) {
     int kh = h0 / (a->n_heads / a->n_kv_heads), p0 = a->pos[t0];
     int lo = first_key(a, p0), hi = p0 + nt - 1;
     const int32_t *table = a->tables[t0];
-    float s[GROUP_HEADS][GROUP_TOK][QW_ATTN_MAX_BLOCK], w[QW_ATTN_MAX_BLOCK];
+    float s[GROUP_HEADS][GROUP_TOK][QW_ATTN_MAX_BLOCK], w[GROUP_Q][QW_ATTN_MAX_BLOCK];
     float mx[GROUP_HEADS][GROUP_TOK], sum[GROUP_HEADS][GROUP_TOK];
+    query_part part[GROUP_Q];
     for (int h = 0; h < nh; h++)
         for (int t = 0; t < nt; t++) {
             mx[h][t] = -INFINITY, sum[h][t] = 0;
@@ -68,6 +104,7 @@ static void attend_group(const attn_job *j, int t0, int nt, int h0, int nh) {
         int k0 = b * a->block > lo ? b * a->block : lo, k1 = (b + 1) * a->block - 1 < hi ? (b + 1) * a->block - 1 : hi;
         const float *k = qw_attn_row(a, a->k, table, k0, kh), *v = qw_attn_row(a, a->v, table, k0, kh);
         block_scores(j, k, k1 - k0 + 1, t0, nt, h0, nh, s);
+        int nq = 0;
         for (int t = 0; t < nt; t++) {
             /* this query's part of the block: keys in [first_key(pos), pos] */
             int pos = p0 + t, f = first_key(a, pos);
@@ -82,11 +119,12 @@ static void attend_group(const attn_job *j, int t0, int nt, int h0, int nh) {
                     sum[h][t] *= c;
                     mx[h][t] = bmx;
                 }
-                sum[h][t] += j->k->weights(sq, n, mx[h][t], w);
-                float *o = a->out + (int64_t)(t0 + t) * qd + (int64_t)(h0 + h) * hd;
-                j->k->accumulate(o, c, w, v + (int64_t)i0 * hd, hd, n, hd);
+                sum[h][t] += j->k->weights(sq, n, mx[h][t], w[nq] + i0);
+                part[nq] = (query_part){i0, i1, c, a->out + (int64_t)(t0 + t) * qd + (int64_t)(h0 + h) * hd, w[nq]};
+                nq++;
             }
         }
+        block_values(j, v, part, nq);
     }
     for (int h = 0; h < nh; h++)
         for (int t = 0; t < nt; t++) {
@@ -96,14 +134,16 @@ static void attend_group(const attn_job *j, int t0, int nt, int h0, int nh) {
 }
 
 /* A chunk of GROUP_TOK batch tokens x a group of heads, split into runs of
- * one sequence at consecutive positions. Chunks go out last first: under
- * causal attention the later tokens have the most keys. */
+ * one sequence at consecutive positions. Tasks go out head group by head
+ * group, so that a thread's next task reads the same KV head (in its L2),
+ * and within a group last chunk first: under causal attention the later
+ * tokens have the most keys. */
 static void attention_task(void *ctx, int task, int thread) {
     (void)thread;
     const attn_job *j = ctx;
     const qw_attn_args *a = j->a;
     int rep = a->n_heads / a->n_kv_heads, per_kv = (rep + GROUP_HEADS - 1) / GROUP_HEADS;
-    int c = j->n_chunks - 1 - task / j->head_groups, g = task % j->head_groups;
+    int c = j->n_chunks - 1 - task % j->n_chunks, g = task / j->n_chunks;
     int h0 = g / per_kv * rep + g % per_kv * GROUP_HEADS;
     int nh = rep - g % per_kv * GROUP_HEADS < GROUP_HEADS ? rep - g % per_kv * GROUP_HEADS : GROUP_HEADS;
     int end = (c + 1) * GROUP_TOK < a->n_tok ? (c + 1) * GROUP_TOK : a->n_tok;
@@ -134,7 +174,14 @@ static void accumulate_portable(float *o, float c, const float *w, const float *
         for (int d = 0; d < hd; d++) o[d] += w[i] * v[i * ldv + d];
 }
 
-static const qw_attn_kernels portable = {"portable", weights_portable, accumulate_portable};
+static void accumulate_shared_portable(float *const *o, const float *const *w, int nq, const float *v, int64_t ldv,
+                                       int n, int hd) {
+    for (int q = 0; q < nq; q++)
+        for (int i = 0; i < n; i++)
+            for (int d = 0; d < hd; d++) o[q][d] += w[q][i] * v[i * ldv + d];
+}
+
+static const qw_attn_kernels portable = {"portable", weights_portable, accumulate_portable, accumulate_shared_portable};
 
 #ifdef QW_X86
 /* ---- AVX-512 ---- */
@@ -175,7 +222,36 @@ __attribute__((target("avx512f"))) static void accumulate_avx512(float *o, float
     if (d < hd) accumulate512_chunk(o + d, cv, w, v + d, ldv, n, 1, (__mmask16)((1u << (hd - d)) - 1));
 }
 
-static const qw_attn_kernels avx512 = {"avx512", weights_avx512, accumulate_avx512};
+/* NQ queries' 16 lanes at d (under mask m), each value chunk loaded once
+ * for all of them. */
+T512 void shared512_chunk(float *const *o, const float *const *w, int nq, const float *v, int64_t ldv, int n, int d,
+                          __mmask16 m) {
+    __m512 acc[8];
+    for (int q = 0; q < nq; q++) acc[q] = _mm512_maskz_loadu_ps(m, o[q] + d);
+    for (int i = 0; i < n; i++) {
+        __m512 vi = _mm512_maskz_loadu_ps(m, v + i * ldv + d);
+        for (int q = 0; q < nq; q++) acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(w[q][i]), vi, acc[q]);
+    }
+    for (int q = 0; q < nq; q++) _mm512_mask_storeu_ps(o[q] + d, m, acc[q]);
+}
+
+__attribute__((target("avx512f"))) static void accumulate_shared_avx512(float *const *o, const float *const *w, int nq,
+                                                                         const float *v, int64_t ldv, int n, int hd) {
+    for (int q0 = 0, k; q0 < nq; q0 += k) {  /* 8 queries at a time (registers), then 4, 2, 1 */
+        k = nq - q0 >= 8 ? 8 : nq - q0 >= 4 ? 4 : nq - q0 >= 2 ? 2 : 1;
+        for (int d = 0; d < hd; d += 16) {
+            __mmask16 m = hd - d >= 16 ? 0xffff : (__mmask16)((1u << (hd - d)) - 1);
+            switch (k) {
+            case 8: shared512_chunk(o + q0, w + q0, 8, v, ldv, n, d, m); break;
+            case 4: shared512_chunk(o + q0, w + q0, 4, v, ldv, n, d, m); break;
+            case 2: shared512_chunk(o + q0, w + q0, 2, v, ldv, n, d, m); break;
+            default: shared512_chunk(o + q0, w + q0, 1, v, ldv, n, d, m); break;
+            }
+        }
+    }
+}
+
+static const qw_attn_kernels avx512 = {"avx512", weights_avx512, accumulate_avx512, accumulate_shared_avx512};
 
 /* ---- AVX2 ---- */
 
@@ -219,7 +295,34 @@ __attribute__((target("avx2,fma"))) static void accumulate_avx2(float *o, float 
     if (d < hd) accumulate256_chunk(o + d, cv, w, v + d, ldv, n, 1, mask256(hd - d));
 }
 
-static const qw_attn_kernels avx2 = {"avx2", weights_avx2, accumulate_avx2};
+T256 void shared256_chunk(float *const *o, const float *const *w, int nq, const float *v, int64_t ldv, int n, int d,
+                          __m256i m) {
+    __m256 acc[8];
+    for (int q = 0; q < nq; q++) acc[q] = _mm256_maskload_ps(o[q] + d, m);
+    for (int i = 0; i < n; i++) {
+        __m256 vi = _mm256_maskload_ps(v + i * ldv + d, m);
+        for (int q = 0; q < nq; q++) acc[q] = _mm256_fmadd_ps(_mm256_set1_ps(w[q][i]), vi, acc[q]);
+    }
+    for (int q = 0; q < nq; q++) _mm256_maskstore_ps(o[q] + d, m, acc[q]);
+}
+
+__attribute__((target("avx2,fma"))) static void accumulate_shared_avx2(float *const *o, const float *const *w, int nq,
+                                                                       const float *v, int64_t ldv, int n, int hd) {
+    for (int q0 = 0, k; q0 < nq; q0 += k) {
+        k = nq - q0 >= 8 ? 8 : nq - q0 >= 4 ? 4 : nq - q0 >= 2 ? 2 : 1;
+        for (int d = 0; d < hd; d += 8) {
+            __m256i m = mask256(hd - d);
+            switch (k) {
+            case 8: shared256_chunk(o + q0, w + q0, 8, v, ldv, n, d, m); break;
+            case 4: shared256_chunk(o + q0, w + q0, 4, v, ldv, n, d, m); break;
+            case 2: shared256_chunk(o + q0, w + q0, 2, v, ldv, n, d, m); break;
+            default: shared256_chunk(o + q0, w + q0, 1, v, ldv, n, d, m); break;
+            }
+        }
+    }
+}
+
+static const qw_attn_kernels avx2 = {"avx2", weights_avx2, accumulate_avx2, accumulate_shared_avx2};
 #endif
 
 const qw_attn_kernels *const *qw_attn_all(void) {

@@ -25,6 +25,11 @@ typedef struct {
     /* o[d] = o[d] * c + w[0] * v[d] + w[1] * v[ldv + d] + ... (n rows, in
      * order), d < hd. */
     void (*accumulate)(float *o, float c, const float *w, const float *v, int64_t ldv, int n, int hd);
+    /* accumulate with c = 1 for nq queries over the same n value rows, each
+     * row read once for all: o[q][d] += w[q][0] * v[d] + ... The same bits
+     * as nq calls of accumulate. */
+    void (*accumulate_shared)(float *const *o, const float *const *w, int nq, const float *v, int64_t ldv, int n,
+                              int hd);
 } qw_attn_kernels;
 
 /* Every variant this CPU runs, best first, NULL-terminated. */
