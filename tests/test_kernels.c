@@ -221,14 +221,19 @@ static void test_rmsnorm_rope_swiglu(void) {
     free(x); free(y); free(yr);
 }
 
-/* Keys and values of logical positions [0, n_pos) ([n_pos][n_kv][hd]) laid
+/* Keys or values of logical positions [0, n_pos) ([n_pos][n_kv][hd]) laid
  * out in blocks of `block` positions, block i of the sequence at pool slot
- * table[i], each block [n_kv][block][hd]. */
-static void scatter_blocks(const float *src, float *pool, const int32_t *table, int n_pos, int block, int n_kv, int hd) {
+ * table[i]: values as [n_kv][block][hd], keys transposed, [n_kv][hd][block]
+ * (qw_attn_key). */
+static void scatter_blocks(const float *src, float *pool, const int32_t *table, int n_pos, int block, int n_kv, int hd,
+                           int keys) {
     for (int p = 0; p < n_pos; p++)
         for (int h = 0; h < n_kv; h++)
-            memcpy(pool + (((int64_t)table[p / block] * n_kv + h) * block + p % block) * hd,
-                   src + ((int64_t)p * n_kv + h) * hd, sizeof(float) * hd);
+            for (int d = 0; d < hd; d++) {
+                int64_t at = ((int64_t)table[p / block] * n_kv + h) * block * hd;
+                at += keys ? (int64_t)d * block + p % block : (int64_t)(p % block) * hd + d;
+                pool[at] = src[((int64_t)p * n_kv + h) * hd + d];
+            }
 }
 
 /* Paged attention: two sequences in one call, every SIMD variant against
@@ -246,10 +251,10 @@ static void attention_case(int n_heads, int n_kv, int hd) {
     for (int s = 0; s < 2; s++) {
         kl[s] = malloc(sizeof(float) * len[s] * kvd), vl[s] = malloc(sizeof(float) * len[s] * kvd);
         for (int i = 0; i < len[s] * kvd; i++) kl[s][i] = frand() * 2, vl[s][i] = frand();
-        scatter_blocks(kl[s], k, tab_a[s], len[s], BLOCK, n_kv, hd);
-        scatter_blocks(vl[s], v, tab_a[s], len[s], BLOCK, n_kv, hd);
-        scatter_blocks(kl[s], k2, tab_b[s], len[s], BLOCK, n_kv, hd);
-        scatter_blocks(vl[s], v2, tab_b[s], len[s], BLOCK, n_kv, hd);
+        scatter_blocks(kl[s], k, tab_a[s], len[s], BLOCK, n_kv, hd, 1);
+        scatter_blocks(vl[s], v, tab_a[s], len[s], BLOCK, n_kv, hd, 0);
+        scatter_blocks(kl[s], k2, tab_b[s], len[s], BLOCK, n_kv, hd, 1);
+        scatter_blocks(vl[s], v2, tab_b[s], len[s], BLOCK, n_kv, hd, 0);
     }
     size_t qn = (size_t)n_tok * n_heads * hd, qd = (size_t)n_heads * hd;
     float *q = malloc(sizeof(float) * qn), *o = malloc(sizeof(float) * qn), *orf = malloc(sizeof(float) * qn),

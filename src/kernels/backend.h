@@ -34,7 +34,8 @@ typedef struct {
 typedef struct {
     const float *q;         /* [n_tok][n_heads * head_dim], already rotated */
     float *out;             /* [n_tok][n_heads * head_dim] */
-    const float *k, *v;     /* this layer's blocks: [n_blocks][n_kv_heads][block][head_dim] */
+    const float *k;         /* this layer's key blocks: [n_blocks][n_kv_heads][head_dim][block] (transposed) */
+    const float *v;         /* this layer's value blocks: [n_blocks][n_kv_heads][block][head_dim] */
     const int32_t *const *tables; /* per token: its sequence's block ids, position p in block p / block */
     const int *pos;         /* per token: its position; it sees keys at positions <= pos */
     int n_tok, block;
@@ -43,9 +44,16 @@ typedef struct {
     float scale;
 } qw_attn_args;
 
-/* KV head h's K or V row of position p for a token whose block table is t. */
-static inline const float *qw_attn_row(const qw_attn_args *a, const float *base, const int32_t *t, int p, int h) {
-    return base + (((int64_t)t[p / a->block] * a->n_kv_heads + h) * a->block + p % a->block) * a->head_dim;
+/* KV head h's value row of position p for a token whose block table is t. */
+static inline const float *qw_attn_value(const qw_attn_args *a, const int32_t *t, int p, int h) {
+    return a->v + (((int64_t)t[p / a->block] * a->n_kv_heads + h) * a->block + p % a->block) * a->head_dim;
+}
+
+/* Element 0 of KV head h's key of position p: element d is d * block further
+ * (a block's keys are stored dimension by dimension, so that a vector holds
+ * one dimension of consecutive positions). */
+static inline const float *qw_attn_key(const qw_attn_args *a, const int32_t *t, int p, int h) {
+    return a->k + ((int64_t)t[p / a->block] * a->n_kv_heads + h) * a->block * a->head_dim + p % a->block;
 }
 
 typedef struct qw_backend {

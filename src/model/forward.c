@@ -62,14 +62,16 @@ static void residual_add(float *x, const float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-/* The new keys and values go to their positions' rows in the pool. */
+/* The new keys and values go to their positions in the pool: a value as a
+ * row, a key as a column of its head's [head_dim][QW_KV_BLOCK] (qw_attn_key). */
 static void kv_store(qw_kv_pool *kv, int layer, const scratch *s, int n, int head_dim) {
     size_t row = (size_t)head_dim * sizeof(float);
     for (int t = 0; t < n; t++) {
         int b = s->tables[t][s->pos[t] / QW_KV_BLOCK], off = s->pos[t] % QW_KV_BLOCK;
         for (int h = 0; h < kv->kv_dim / head_dim; h++) {
             int64_t at = (int64_t)t * kv->kv_dim + (int64_t)h * head_dim;
-            memcpy(qw_kv_row(kv, kv->k, layer, b, h, head_dim, off), s->k + at, row);
+            float *kt = qw_kv_row(kv, kv->k, layer, b, h, head_dim, 0) + off;
+            for (int d = 0; d < head_dim; d++) kt[d * QW_KV_BLOCK] = s->k[at + d];
             memcpy(qw_kv_row(kv, kv->v, layer, b, h, head_dim, off), s->v + at, row);
         }
     }

@@ -26,7 +26,7 @@
 
 typedef struct {
     int n_layers, kv_dim, n_blocks;
-    float *k, *v;        /* [n_layers][n_blocks][kv heads][QW_KV_BLOCK][head_dim] (qw_kv_row) */
+    float *k, *v;        /* [n_layers][n_blocks][kv heads][QW_KV_BLOCK x head_dim] (qw_kv_row) */
     int32_t *refs;       /* [n_blocks] sequences holding each block */
     int32_t *free_ids;   /* stack of blocks neither held nor cached */
     int n_free;
@@ -84,7 +84,9 @@ int qw_kv_seq_promise(qw_kv_seq *s, int n_past, int n_positions);
 
 /* Where KV head `head` keeps position `offset` of a block in a layer: a
  * block is [kv_dim / head_dim heads][QW_KV_BLOCK][head_dim], each head's
- * rows side by side, which is how the attention kernels read them. */
+ * rows side by side, which is how the attention kernels read values (keys
+ * are stored transposed, [head_dim][QW_KV_BLOCK]: kv_store in forward.c,
+ * qw_attn_key in backend.h). */
 static inline float *qw_kv_row(const qw_kv_pool *p, float *base, int layer, int block, int head, int head_dim,
                                int offset) {
     return base + ((int64_t)layer * p->n_blocks + block) * QW_KV_BLOCK * p->kv_dim +

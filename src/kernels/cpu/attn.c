@@ -1,7 +1,6 @@
 #include "kernels/cpu/attn.h"
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/simd_exp.h"
-#include "kernels/cpu/tile.h"
 
 #include <math.h>
 #include <string.h>
@@ -13,12 +12,11 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-enum { GROUP_TOK = QW_TILE_NT, GROUP_HEADS = 4 };
+enum { GROUP_TOK = 4, GROUP_HEADS = 4, GROUP_Q = GROUP_HEADS * GROUP_TOK };
 
 /* ---- the driver, shared by every variant ---- */
 
 typedef struct {
-    const qw_tile_kernels *tile;
     const qw_attn_kernels *k;
     const qw_attn_args *a;
     int n_chunks, head_groups;  /* tasks: chunks of GROUP_TOK tokens x groups of heads */
@@ -27,29 +25,6 @@ typedef struct {
 static int first_key(const qw_attn_args *a, int pos) {
     return a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;
 }
-
-/* Scores of keys k[0..n) (rows side by side) for the group's queries:
- * s[h][t][i] for head h0 + h of token t0 + t, already scaled. */
-static void block_scores(const attn_job *j, const float *k, int n, int t0, int nt, int h0, int nh,
-                         float s[GROUP_HEADS][GROUP_TOK][QW_ATTN_MAX_BLOCK]) {
-    const qw_attn_args *a = j->a;
-    int hd = a->head_dim, qd = a->n_heads * hd;
-    const float *q = a->q + (int64_t)t0 * qd + (int64_t)h0 * hd;
-    for (int i = 0; i < n; i += QW_TILE_MR) {
-        int nr = n - i < QW_TILE_MR ? n - i : QW_TILE_MR;
-        if (nt == 1)  /* one token (decode): its heads are the micro-kernel's tokens */
-            j->tile->f32(k + (int64_t)i * hd, hd, nr, q, hd, nh, hd, &s[0][0][i], GROUP_TOK * QW_ATTN_MAX_BLOCK);
-        else
-            for (int h = 0; h < nh; h++)
-                j->tile->f32(k + (int64_t)i * hd, hd, nr, q + (int64_t)h * hd, qd, nt, hd, &s[h][0][i],
-                             QW_ATTN_MAX_BLOCK);
-    }
-    for (int h = 0; h < nh; h++)
-        for (int t = 0; t < nt; t++)
-            for (int i = 0; i < n; i++) s[h][t][i] *= a->scale;
-}
-
-enum { GROUP_Q = GROUP_HEADS * GROUP_TOK };
 
 /* One query's part of a block: keys i0..i1 (block offsets; none when i0 >
  * i1), the factor c its sums were rescaled by, and its weights w[i0..i1]. */
@@ -88,49 +63,46 @@ static void block_values(const attn_job *j, const float *v, query_part *q, int n
  * h0..h0+nh-1 of one KV head. */
 static void attend_group(const attn_job *j, int t0, int nt, int h0, int nh) {
     const qw_attn_args *a = j->a;
-    int hd = a->head_dim, qd = a->n_heads * hd;
+    int hd = a->head_dim, qd = a->n_heads * hd, nq = nt * nh;
     int kh = h0 / (a->n_heads / a->n_kv_heads), p0 = a->pos[t0];
     int lo = first_key(a, p0), hi = p0 + nt - 1;
     const int32_t *table = a->tables[t0];
-    float s[GROUP_HEADS][GROUP_TOK][QW_ATTN_MAX_BLOCK], w[GROUP_Q][QW_ATTN_MAX_BLOCK];
-    float mx[GROUP_HEADS][GROUP_TOK], sum[GROUP_HEADS][GROUP_TOK];
+    float s[GROUP_Q][QW_ATTN_MAX_BLOCK], w[GROUP_Q][QW_ATTN_MAX_BLOCK], mx[GROUP_Q], sum[GROUP_Q];
+    const float *q[GROUP_Q];
+    float *o[GROUP_Q];
     query_part part[GROUP_Q];
-    for (int h = 0; h < nh; h++)
-        for (int t = 0; t < nt; t++) {
-            mx[h][t] = -INFINITY, sum[h][t] = 0;
-            memset(a->out + (int64_t)(t0 + t) * qd + (int64_t)(h0 + h) * hd, 0, (size_t)hd * sizeof(float));
-        }
+    for (int i = 0; i < nq; i++) {  /* query i: token t0 + i / nh, head h0 + i % nh */
+        int64_t at = (int64_t)(t0 + i / nh) * qd + (int64_t)(h0 + i % nh) * hd;
+        q[i] = a->q + at, o[i] = a->out + at;
+        mx[i] = -INFINITY, sum[i] = 0;
+        memset(o[i], 0, (size_t)hd * sizeof(float));
+    }
     for (int b = lo / a->block; b <= hi / a->block; b++) {
         int k0 = b * a->block > lo ? b * a->block : lo, k1 = (b + 1) * a->block - 1 < hi ? (b + 1) * a->block - 1 : hi;
-        const float *k = qw_attn_row(a, a->k, table, k0, kh), *v = qw_attn_row(a, a->v, table, k0, kh);
-        block_scores(j, k, k1 - k0 + 1, t0, nt, h0, nh, s);
-        int nq = 0;
-        for (int t = 0; t < nt; t++) {
+        j->k->scores(q, nq, qw_attn_key(a, table, k0, kh), a->block, k1 - k0 + 1, hd, a->scale, s);
+        int np = 0;
+        for (int i = 0; i < nq; i++) {
             /* this query's part of the block: keys in [first_key(pos), pos] */
-            int pos = p0 + t, f = first_key(a, pos);
-            int i0 = (f > k0 ? f : k0) - k0, i1 = (pos < k1 ? pos : k1) - k0;
-            for (int h = 0; h < nh && i0 <= i1; h++) {
-                const float *sq = s[h][t] + i0;
-                int n = i1 - i0 + 1;
-                float bmx = -INFINITY, c = 1.0f;
-                for (int i = 0; i < n; i++) bmx = sq[i] > bmx ? sq[i] : bmx;
-                if (bmx > mx[h][t]) {  /* rescale what was summed under the old maximum */
-                    c = expf(mx[h][t] - bmx);
-                    sum[h][t] *= c;
-                    mx[h][t] = bmx;
-                }
-                sum[h][t] += j->k->weights(sq, n, mx[h][t], w[nq] + i0);
-                part[nq] = (query_part){i0, i1, c, a->out + (int64_t)(t0 + t) * qd + (int64_t)(h0 + h) * hd, w[nq]};
-                nq++;
+            int pos = p0 + i / nh, f = first_key(a, pos);
+            int i0 = (f > k0 ? f : k0) - k0, i1 = (pos < k1 ? pos : k1) - k0, n = i1 - i0 + 1;
+            if (n <= 0) continue;
+            float bmx = -INFINITY, c = 1.0f;
+            for (int k = i0; k <= i1; k++) bmx = s[i][k] > bmx ? s[i][k] : bmx;
+            if (bmx > mx[i]) {  /* rescale what was summed under the old maximum */
+                c = expf(mx[i] - bmx);
+                sum[i] *= c;
+                mx[i] = bmx;
             }
+            sum[i] += j->k->weights(s[i] + i0, n, mx[i], w[np] + i0);
+            part[np] = (query_part){i0, i1, c, o[i], w[np]};
+            np++;
         }
-        block_values(j, v, part, nq);
+        block_values(j, qw_attn_value(a, table, k0, kh), part, np);
     }
-    for (int h = 0; h < nh; h++)
-        for (int t = 0; t < nt; t++) {
-            float *o = a->out + (int64_t)(t0 + t) * qd + (int64_t)(h0 + h) * hd, inv = 1.0f / sum[h][t];
-            for (int d = 0; d < hd; d++) o[d] *= inv;
-        }
+    for (int i = 0; i < nq; i++) {
+        float inv = 1.0f / sum[i];
+        for (int d = 0; d < hd; d++) o[i][d] *= inv;
+    }
 }
 
 /* A chunk of GROUP_TOK batch tokens x a group of heads, split into runs of
@@ -155,12 +127,22 @@ static void attention_task(void *ctx, int task, int thread) {
 
 void qw_attn_run(qw_pool *pool, const qw_attn_args *a, const qw_attn_kernels *k) {
     int rep = a->n_heads / a->n_kv_heads;
-    attn_job j = {qw_tile_best(), k, a, (a->n_tok + GROUP_TOK - 1) / GROUP_TOK,
+    attn_job j = {k, a, (a->n_tok + GROUP_TOK - 1) / GROUP_TOK,
                   a->n_kv_heads * ((rep + GROUP_HEADS - 1) / GROUP_HEADS)};
     qw_pool_run(pool, attention_task, &j, j.n_chunks * j.head_groups);
 }
 
 /* ---- portable ---- */
+
+static void scores_portable(const float *const *q, int nq, const float *k, int ldk, int n, int hd, float scale,
+                            float (*s)[QW_ATTN_MAX_BLOCK]) {
+    for (int j = 0; j < nq; j++)
+        for (int i = 0; i < n; i++) {
+            float acc = 0;
+            for (int d = 0; d < hd; d++) acc += q[j][d] * k[(int64_t)d * ldk + i];
+            s[j][i] = acc * scale;
+        }
+}
 
 static float weights_portable(const float *s, int n, float mx, float *w) {
     float sum = 0;
@@ -181,12 +163,49 @@ static void accumulate_shared_portable(float *const *o, const float *const *w, i
             for (int d = 0; d < hd; d++) o[q][d] += w[q][i] * v[i * ldv + d];
 }
 
-static const qw_attn_kernels portable = {"portable", weights_portable, accumulate_portable, accumulate_shared_portable};
+static const qw_attn_kernels portable = {"portable", scores_portable, weights_portable, accumulate_portable,
+                                         accumulate_shared_portable};
 
 #ifdef QW_X86
 /* ---- AVX-512 ---- */
 
 #define T512 __attribute__((target("avx512f"))) INLINE
+
+/* NQ queries x 32 keys from i (the first n of them): two vectors of keys
+ * per query, one chain over the dimensions each. */
+T512 void scores512_chunk(const float *const *q, int nq, const float *k, int ldk, int i, int n, int hd, float scale,
+                          float (*s)[QW_ATTN_MAX_BLOCK]) {
+    __mmask16 m0 = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+    __mmask16 m1 = n - i >= 32 ? 0xffff : n - i <= 16 ? 0 : (__mmask16)((1u << (n - i - 16)) - 1);
+    __m512 acc[4][2];
+    for (int j = 0; j < nq; j++) acc[j][0] = acc[j][1] = _mm512_setzero_ps();
+    for (int d = 0; d < hd; d++) {
+        __m512 k0 = _mm512_maskz_loadu_ps(m0, k + (int64_t)d * ldk + i);
+        __m512 k1 = _mm512_maskz_loadu_ps(m1, k + (int64_t)d * ldk + i + 16);
+        for (int j = 0; j < nq; j++) {
+            __m512 qd = _mm512_set1_ps(q[j][d]);
+            acc[j][0] = _mm512_fmadd_ps(qd, k0, acc[j][0]);
+            acc[j][1] = _mm512_fmadd_ps(qd, k1, acc[j][1]);
+        }
+    }
+    __m512 sc = _mm512_set1_ps(scale);
+    for (int j = 0; j < nq; j++) {
+        _mm512_mask_storeu_ps(s[j] + i, m0, _mm512_mul_ps(acc[j][0], sc));
+        _mm512_mask_storeu_ps(s[j] + i + 16, m1, _mm512_mul_ps(acc[j][1], sc));
+    }
+}
+
+__attribute__((target("avx512f"))) static void scores_avx512(const float *const *q, int nq, const float *k, int ldk,
+                                                              int n, int hd, float scale, float (*s)[QW_ATTN_MAX_BLOCK]) {
+    for (int j0 = 0, c; j0 < nq; j0 += c) {  /* 4 queries at a time (registers), then 2, 1 */
+        c = nq - j0 >= 4 ? 4 : nq - j0 >= 2 ? 2 : 1;
+        for (int i = 0; i < n; i += 32) switch (c) {
+            case 4: scores512_chunk(q + j0, 4, k, ldk, i, n, hd, scale, s + j0); break;
+            case 2: scores512_chunk(q + j0, 2, k, ldk, i, n, hd, scale, s + j0); break;
+            default: scores512_chunk(q + j0, 1, k, ldk, i, n, hd, scale, s + j0); break;
+            }
+    }
+}
 
 __attribute__((target("avx512f"))) static float weights_avx512(const float *s, int n, float mx, float *w) {
     __m512 m = _mm512_set1_ps(mx), sum = _mm512_setzero_ps();
@@ -251,7 +270,8 @@ __attribute__((target("avx512f"))) static void accumulate_shared_avx512(float *c
     }
 }
 
-static const qw_attn_kernels avx512 = {"avx512", weights_avx512, accumulate_avx512, accumulate_shared_avx512};
+static const qw_attn_kernels avx512 = {"avx512", scores_avx512, weights_avx512, accumulate_avx512,
+                                       accumulate_shared_avx512};
 
 /* ---- AVX2 ---- */
 
@@ -259,6 +279,39 @@ static const qw_attn_kernels avx512 = {"avx512", weights_avx512, accumulate_avx5
 
 T256 __m256i mask256(int k) {  /* the first k of 8 lanes */
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+T256 void scores256_chunk(const float *const *q, int nq, const float *k, int ldk, int i, int n, int hd, float scale,
+                          float (*s)[QW_ATTN_MAX_BLOCK]) {
+    __m256i m0 = mask256(n - i), m1 = mask256(n - i - 8);
+    __m256 acc[4][2];
+    for (int j = 0; j < nq; j++) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+    for (int d = 0; d < hd; d++) {
+        __m256 k0 = _mm256_maskload_ps(k + (int64_t)d * ldk + i, m0);
+        __m256 k1 = _mm256_maskload_ps(k + (int64_t)d * ldk + i + 8, m1);
+        for (int j = 0; j < nq; j++) {
+            __m256 qd = _mm256_set1_ps(q[j][d]);
+            acc[j][0] = _mm256_fmadd_ps(qd, k0, acc[j][0]);
+            acc[j][1] = _mm256_fmadd_ps(qd, k1, acc[j][1]);
+        }
+    }
+    __m256 sc = _mm256_set1_ps(scale);
+    for (int j = 0; j < nq; j++) {
+        _mm256_maskstore_ps(s[j] + i, m0, _mm256_mul_ps(acc[j][0], sc));
+        _mm256_maskstore_ps(s[j] + i + 8, m1, _mm256_mul_ps(acc[j][1], sc));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void scores_avx2(const float *const *q, int nq, const float *k, int ldk,
+                                                            int n, int hd, float scale, float (*s)[QW_ATTN_MAX_BLOCK]) {
+    for (int j0 = 0, c; j0 < nq; j0 += c) {
+        c = nq - j0 >= 4 ? 4 : nq - j0 >= 2 ? 2 : 1;
+        for (int i = 0; i < n; i += 16) switch (c) {
+            case 4: scores256_chunk(q + j0, 4, k, ldk, i, n, hd, scale, s + j0); break;
+            case 2: scores256_chunk(q + j0, 2, k, ldk, i, n, hd, scale, s + j0); break;
+            default: scores256_chunk(q + j0, 1, k, ldk, i, n, hd, scale, s + j0); break;
+            }
+    }
 }
 
 __attribute__((target("avx2,fma"))) static float weights_avx2(const float *s, int n, float mx, float *w) {
@@ -322,7 +375,7 @@ __attribute__((target("avx2,fma"))) static void accumulate_shared_avx2(float *co
     }
 }
 
-static const qw_attn_kernels avx2 = {"avx2", weights_avx2, accumulate_avx2, accumulate_shared_avx2};
+static const qw_attn_kernels avx2 = {"avx2", scores_avx2, weights_avx2, accumulate_avx2, accumulate_shared_avx2};
 #endif
 
 const qw_attn_kernels *const *qw_attn_all(void) {

@@ -119,9 +119,9 @@ void ref_attention(qw_pool *pool, const qw_attn_args *a) {
             int kh = h / group;
             double mx = -INFINITY, sum = 0;
             for (int j = first; j <= pos; j++) {
-                const float *k = qw_attn_row(a, a->k, a->tables[t], j, kh);
+                const float *k = qw_attn_key(a, a->tables[t], j, kh);
                 double s = 0;
-                for (int d = 0; d < a->head_dim; d++) s += (double)q[d] * k[d];
+                for (int d = 0; d < a->head_dim; d++) s += (double)q[d] * k[(int64_t)d * a->block];
                 p[j] = s * a->scale;
                 if (p[j] > mx) mx = p[j];
             }
@@ -129,7 +129,7 @@ void ref_attention(qw_pool *pool, const qw_attn_args *a) {
             float *o = a->out + (int64_t)t * q_dim + h * a->head_dim;
             for (int d = 0; d < a->head_dim; d++) {
                 double acc = 0;
-                for (int j = first; j <= pos; j++) acc += p[j] * qw_attn_row(a, a->v, a->tables[t], j, kh)[d];
+                for (int j = first; j <= pos; j++) acc += p[j] * qw_attn_value(a, a->tables[t], j, kh)[d];
                 o[d] = (float)(acc / sum);
             }
         }
