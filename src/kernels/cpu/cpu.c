@@ -1,6 +1,7 @@
 /* The CPU backend: micro-kernels per SIMD variant (tile.h for float weights,
  * qtile.h for Q8_0/Q4_0), split across the thread pool by output rows (so
  * every output element is computed the same way whatever the thread count). */
+#include "format/dtype.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/attn.h"
 #include "kernels/cpu/cpu_features.h"
@@ -247,7 +248,11 @@ static void rmsnorm_task(void *ctx, int task, int thread) {
         float inv = 1.0f / sqrtf(dot_f32(k, xt, xt, j->dim) / (float)j->dim + j->eps);
         for (int i0 = 0; i0 < j->dim; i0 += 256) {  /* the gain as float, 256 at a time */
             int n = j->dim - i0 < 256 ? j->dim - i0 : 256;
-            for (int i = 0; i < n; i++) g[i] = qw_vec_get(j->gain, i0 + i);
+            if (j->gain->dtype == QW_DT_BF16)
+                for (int i = 0; i < n; i++) g[i] = qw_bf16_to_f32(((const uint16_t *)j->gain->data)[i0 + i]);
+            else if (j->gain->dtype == QW_DT_F32) memcpy(g, (const float *)j->gain->data + i0, (size_t)n * sizeof *g);
+            else
+                for (int i = 0; i < n; i++) g[i] = qw_vec_get(j->gain, i0 + i);
             for (int i = 0; i < n; i++) yt[i0 + i] = g[i] * (xt[i0 + i] * inv);
         }
     }
