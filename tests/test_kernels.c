@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) {
@@ -573,6 +574,16 @@ static void test_pool_scratch(void) {
     qw_pool_free(p);
 }
 
+/* Task 0 takes 3 ms (longer than the pool's spin); every task adds 1. */
+static void slow_first_task(void *ctx, int task, int thread) {
+    (void)thread;
+    if (task == 0) {
+        struct timespec t = {0, 3000000};
+        nanosleep(&t, NULL);
+    }
+    ((int *)ctx)[task] += 1;
+}
+
 static void test_pool(void) {
     for (int threads = 1; threads <= 4; threads++) {
         qw_pool *p = qw_pool_new(threads);
@@ -582,6 +593,18 @@ static void test_pool(void) {
         int ok = 1;
         for (int i = 0; i < 1000; i++) ok &= out[i] == 50 * (i + 1);
         CHECK(ok, "pool with %d threads ran every task exactly once per job", threads);
+        /* jobs far enough apart that workers (and the caller) park, and a
+         * job with one slow task so the caller waits for a worker */
+        memset(out, 0, sizeof out);
+        for (int rep = 0; rep < 5; rep++) {
+            struct timespec gap = {0, 2000000};  /* 2 ms: past the spin */
+            nanosleep(&gap, NULL);
+            qw_pool_run(p, add_task, out, 1000);
+            qw_pool_run(p, slow_first_task, out, threads);
+        }
+        ok = 1;
+        for (int i = 0; i < 1000; i++) ok &= out[i] == 5 * (i + 1) + (i < threads ? 5 : 0);
+        CHECK(ok, "pool with %d threads: jobs after parking, and a slow task, ran exactly once", threads);
         qw_pool_free(p);
     }
 }
