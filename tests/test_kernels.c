@@ -149,6 +149,40 @@ static void test_matmul(void) {
     }
 }
 
+/* matmul_many: matrices sharing their input, fused (int8, one dtype) or not
+ * (mixed dtypes, float), packed or not, give the bits of separate matmuls. */
+static void test_matmul_many(void) {
+    const qw_backend *be = qw_backend_cpu();
+    qw_pool *pool = qw_pool_new(3);
+    const qw_dtype sets[][3] = {{QW_DT_Q8_0, QW_DT_Q8_0, QW_DT_Q8_0}, {QW_DT_Q4_0, QW_DT_Q4_0, QW_DT_Q4_0},
+                                {QW_DT_Q8_0, QW_DT_Q4_0, QW_DT_BF16}, {QW_DT_BF16, QW_DT_F32, QW_DT_F32}};
+    const int rows[3] = {40, 17, 33}, cols = 96, n = 5;
+    for (int set = 0; set < 4; set++)
+        for (int pack = 0; pack < 2; pack++) {
+            qw_mat w[3];
+            void *buf[3], *packed[3] = {0};
+            float *x = malloc(sizeof(float) * n * cols), *y[3], *yr[3];
+            for (int i = 0; i < n * cols; i++) x[i] = frand();
+            for (int m = 0; m < 3; m++) {
+                w[m] = make_mat(sets[set][m], rows[m], cols, &buf[m]);
+                int64_t pb = be->pack_bytes(&w[m]);
+                if (pack && pb) be->pack(pool, &w[m], packed[m] = aligned_alloc(64, (size_t)pb));
+                y[m] = malloc(sizeof(float) * n * rows[m]), yr[m] = malloc(sizeof(float) * n * rows[m]);
+                be->matmul(pool, &w[m], x, yr[m], n);
+            }
+            const qw_mat *ws[3] = {&w[0], &w[1], &w[2]};
+            for (int k = 1; k <= 3; k++) {
+                be->matmul_many(pool, ws, y, k, x, n);
+                int same = 1;
+                for (int m = 0; m < k; m++) same &= !memcmp(y[m], yr[m], sizeof(float) * n * rows[m]);
+                CHECK(same, "matmul_many of %d (set %d, packed %d) equals separate matmuls", k, set, pack);
+            }
+            for (int m = 0; m < 3; m++) free(buf[m]), free(packed[m]), free(y[m]), free(yr[m]);
+            free(x);
+        }
+    qw_pool_free(pool);
+}
+
 static void test_rmsnorm_rope_swiglu(void) {
     const qw_backend *be = qw_backend_cpu();
     int dim = 37, rows = 5;
@@ -616,6 +650,7 @@ int main(void) {
     test_qtile_variants(QW_DT_Q8_0);
     test_qtile_variants(QW_DT_Q4_0);
     test_matmul();
+    test_matmul_many();
     test_rmsnorm_rope_swiglu();
     test_attention();
     test_pool();

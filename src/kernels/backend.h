@@ -60,6 +60,9 @@ typedef struct qw_backend {
     const char *name;
     /* y[t][r] = sum_c w[r][c] * x[t][c], for t < n_tok, r < w->rows. */
     void (*matmul)(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok);
+    /* ys[i] = ws[i] x for n_w matrices of x's width (n_w <= 3), the same
+     * bits as n_w calls of matmul; a backend may run them as one job. */
+    void (*matmul_many)(qw_pool *pool, const qw_mat *const *ws, float *const *ys, int n_w, const float *x, int n_tok);
     /* Once, at load: a copy of w's data in the layout this backend's matmul
      * reads fastest, pack_bytes(w) bytes (0: the dtype needs none), which
      * pack writes at dst (64-byte aligned) on the pool and points w->packed

@@ -84,9 +84,9 @@ static void attention_block(const qwenc_model *m, const qw_layer_weights *L, qw_
     const qw_config *c = &m->cfg;
     const qw_backend *be = m->be;
     int hd = c->head_dim;
-    be->matmul(m->pool, &L->wq, s->xn, s->q, n);
-    be->matmul(m->pool, &L->wk, s->xn, s->k, n);
-    be->matmul(m->pool, &L->wv, s->xn, s->v, n);
+    const qw_mat *qkv[] = {&L->wq, &L->wk, &L->wv};
+    float *qkv_out[] = {s->q, s->k, s->v};
+    be->matmul_many(m->pool, qkv, qkv_out, 3, s->xn, n);
     if (L->bq.data) {
         be->add_bias(s->q, &L->bq, n);
         be->add_bias(s->k, &L->bk, n);
@@ -113,8 +113,9 @@ static void attention_block(const qwenc_model *m, const qw_layer_weights *L, qw_
 
 static void mlp_block(const qwenc_model *m, const qw_mlp_weights *w, int n, scratch *s) {
     const qw_backend *be = m->be;
-    be->matmul(m->pool, &w->gate, s->xn, s->gate, n);
-    be->matmul(m->pool, &w->up, s->xn, s->up, n);
+    const qw_mat *gate_up[] = {&w->gate, &w->up};
+    float *gate_up_out[] = {s->gate, s->up};
+    be->matmul_many(m->pool, gate_up, gate_up_out, 2, s->xn, n);
     be->swiglu(m->pool, s->gate, s->up, (int64_t)n * w->gate.rows);
     be->matmul(m->pool, &w->down, s->gate, s->tmp, n);
     /* tensor-parallel all-reduce of s->tmp goes here */

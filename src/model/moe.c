@@ -61,8 +61,9 @@ int moe_forward(const qw_backend *be, qw_pool *pool, const qw_config *c, const q
                 }
         if (!m) continue;
         const qw_mlp_weights *ex = &L->experts[e];
-        be->matmul(pool, &ex->gate, xs, gate, m);
-        be->matmul(pool, &ex->up, xs, up, m);
+        const qw_mat *gate_up[] = {&ex->gate, &ex->up};
+        float *gate_up_out[] = {gate, up};
+        be->matmul_many(pool, gate_up, gate_up_out, 2, xs, m);
         be->swiglu(pool, gate, up, (int64_t)m * inter);
         be->matmul(pool, &ex->down, gate, ys, m);
         for (int i = 0; i < m; i++) {

@@ -124,21 +124,30 @@ static void quantize_task(void *ctx, int task, int thread) {
         j->k->quantize(j->w->dtype, j->x + t * k, k, j->xq + t * ldx);
 }
 
+enum { MAX_FUSED = 3 };
+
+/* One pool job over up to MAX_FUSED matrices of one dtype and width that
+ * share their input: tasks [first[m], first[m + 1]) are matrix m's. */
 typedef struct {
     qw_qtile_fn fn;
-    const qw_mat *w;
+    const qw_mat *w[MAX_FUSED];
+    float *y[MAX_FUSED];
+    int64_t groups_per_task[MAX_FUSED];
+    int first[MAX_FUSED + 1];
     const uint8_t *xq;  /* n_tok records of qw_qx_bytes(cols) */
-    float *y;
     int n_tok;
-    int64_t groups_per_task, groups_per_pass, stride;  /* stride: bytes of a packed group */
+    int64_t groups_per_pass, stride;  /* stride: bytes of a packed group */
     qw_pool *pool;  /* its per-thread scratch packs groups_per_pass groups, when w->packed is NULL */
 } qmatmul_job;
 
 static void qmatmul_task(void *ctx, int task, int thread) {
     const qmatmul_job *j = ctx;
-    const qw_mat *w = j->w;
+    int mi = 0;
+    while (task >= j->first[mi + 1]) mi++;
+    const qw_mat *w = j->w[mi];
+    float *y = j->y[mi];
     int64_t n_groups = (w->rows + QW_QGROUP - 1) / QW_QGROUP, nb = w->cols / 32, ldx = qw_qx_bytes(w->cols);
-    int64_t g0 = task * j->groups_per_task, g1 = g0 + j->groups_per_task;
+    int64_t g0 = (task - j->first[mi]) * j->groups_per_task[mi], g1 = g0 + j->groups_per_task[mi];
     if (g1 > n_groups) g1 = n_groups;
     for (int64_t g = g0; g < g1; g += j->groups_per_pass) {
         int64_t ng = g1 - g < j->groups_per_pass ? g1 - g : j->groups_per_pass;
@@ -153,34 +162,56 @@ static void qmatmul_task(void *ctx, int task, int thread) {
             for (int64_t i = 0; i < ng; i++) {
                 int64_t r = (g + i) * QW_QGROUP;
                 int nr = w->rows - r < QW_QGROUP ? (int)(w->rows - r) : QW_QGROUP;
-                j->fn(groups + i * j->stride, nb, j->xq + t * ldx, ldx, nt, j->y + (int64_t)t * w->rows + r, w->rows,
-                      nr);
+                j->fn(groups + i * j->stride, nb, j->xq + t * ldx, ldx, nt, y + (int64_t)t * w->rows + r, w->rows, nr);
             }
         }
     }
 }
 
-static int matmul_int8(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok) {
+/* ys[m] = ws[m] x for n_w matrices of one int8 dtype and width: x quantized
+ * once, one job on the pool. */
+static int matmul_int8(qw_pool *pool, const qw_mat *const *ws, float *const *ys, int n_w, const float *x, int n_tok) {
     if (n_tok <= 0) return 0;
-    int64_t ldx = qw_qx_bytes(w->cols), stride = qw_qpack_group_bytes(w->dtype, w->cols);
+    const qw_mat *w0 = ws[0];
+    int64_t ldx = qw_qx_bytes(w0->cols), stride = qw_qpack_group_bytes(w0->dtype, w0->cols);
     int64_t pass = (128 << 10) / stride > 1 ? (128 << 10) / stride : 1;  /* about 128 KiB of weights */
-    if (qw_pool_reserve_shared(pool, (size_t)(n_tok * ldx)) ||
-        (!w->packed && qw_pool_reserve(pool, (size_t)(pass * stride))))
+    int unpacked = 0;
+    for (int m = 0; m < n_w; m++) unpacked |= !ws[m]->packed;
+    if (qw_pool_reserve_shared(pool, (size_t)(n_tok * ldx)) || (unpacked && qw_pool_reserve(pool, (size_t)(pass * stride))))
         return -1;
     uint8_t *xq = qw_pool_shared(pool);
     const qw_qtile_kernels *k = qw_qtile_best();
     int n_threads = qw_pool_size(pool), per_tok = (n_tok + 4 * n_threads - 1) / (4 * n_threads);
-    quantize_job qj = {k, x, xq, w, per_tok, n_tok};
+    quantize_job qj = {k, x, xq, w0, per_tok, n_tok};
     qw_pool_run(pool, quantize_task, &qj, (n_tok + per_tok - 1) / per_tok);
-    int64_t n_groups = (w->rows + QW_QGROUP - 1) / QW_QGROUP, per = rows_per_task(pool, w->rows, QW_QGROUP) / QW_QGROUP;
-    qmatmul_job j = {w->dtype == QW_DT_Q8_0 ? k->q8_0 : k->q4_0, w, xq, y, n_tok, per, pass, stride, pool};
-    qw_pool_run(pool, qmatmul_task, &j, (int)((n_groups + per - 1) / per));
+    qmatmul_job j = {.fn = w0->dtype == QW_DT_Q8_0 ? k->q8_0 : k->q4_0, .xq = xq, .n_tok = n_tok,
+                     .groups_per_pass = pass, .stride = stride, .pool = pool};
+    for (int m = 0; m < n_w; m++) {
+        int64_t n_groups = (ws[m]->rows + QW_QGROUP - 1) / QW_QGROUP;
+        int64_t per = rows_per_task(pool, ws[m]->rows, QW_QGROUP) / QW_QGROUP;
+        j.w[m] = ws[m], j.y[m] = ys[m], j.groups_per_task[m] = per;
+        j.first[m + 1] = j.first[m] + (int)((n_groups + per - 1) / per);
+    }
+    qw_pool_run(pool, qmatmul_task, &j, j.first[n_w]);
     return 0;
 }
 
+static int is_int8(const qw_mat *w) { return w->dtype == QW_DT_Q8_0 || w->dtype == QW_DT_Q4_0; }
+
 static void cpu_matmul(qw_pool *pool, const qw_mat *w, const float *x, float *y, int n_tok) {
-    if (w->dtype != QW_DT_Q8_0 && w->dtype != QW_DT_Q4_0) matmul_float(pool, w, x, y, n_tok);
-    else if (matmul_int8(pool, w, x, y, n_tok)) ref_matmul(pool, w, x, y, n_tok);  /* the same bits, slower */
+    if (!is_int8(w)) matmul_float(pool, w, x, y, n_tok);
+    else if (matmul_int8(pool, &w, &y, 1, x, n_tok)) ref_matmul(pool, w, x, y, n_tok);  /* the same bits, slower */
+}
+
+/* Matrices that share their input in one job when they can (int8, one
+ * dtype and width): the q/k/v and gate/up projections of a decode step then
+ * cost one hand-off to the threads instead of three or two. */
+static void cpu_matmul_many(qw_pool *pool, const qw_mat *const *ws, float *const *ys, int n_w, const float *x,
+                            int n_tok) {
+    int fuse = n_w <= MAX_FUSED;
+    for (int m = 0; m < n_w; m++) fuse &= is_int8(ws[m]) && ws[m]->dtype == ws[0]->dtype && ws[m]->cols == ws[0]->cols;
+    if (fuse && !matmul_int8(pool, ws, ys, n_w, x, n_tok)) return;
+    for (int m = 0; m < n_w; m++) cpu_matmul(pool, ws[m], x, ys[m], n_tok);
 }
 
 typedef struct {
@@ -342,6 +373,7 @@ static void cpu_swiglu(qw_pool *pool, float *gate, const float *up, int64_t n) {
 static const qw_backend cpu_backend = {
     .name = "cpu",
     .matmul = cpu_matmul,
+    .matmul_many = cpu_matmul_many,
     .pack_bytes = cpu_pack_bytes,
     .pack = cpu_pack,
     .rmsnorm = cpu_rmsnorm,
