@@ -384,14 +384,7 @@ const qw_attn_kernels *const *qw_attn_all(void) {
         &avx512, &avx2,
 #endif
         &portable, NULL};
-#ifdef QW_X86
-    const qw_cpu_features *f = qw_cpu_features_get();
-    if (f->avx512f) return table;
-    if (f->avx2_fma_f16c) return table + 1;
-    return table + 2;
-#else
-    return table;
-#endif
+    return table + qw_cpu_float_variant();
 }
 
 const qw_attn_kernels *qw_attn_best(void) { return qw_attn_all()[0]; }

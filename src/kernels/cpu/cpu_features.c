@@ -34,3 +34,12 @@ const qw_cpu_features *qw_cpu_features_get(void) {
     pthread_once(&features_once, detect);
     return &features;
 }
+
+int qw_cpu_float_variant(void) {
+#if defined(__x86_64__)
+    const qw_cpu_features *f = qw_cpu_features_get();
+    return f->avx512f ? 0 : f->avx2_fma_f16c ? 1 : 2;
+#else
+    return 0;
+#endif
+}

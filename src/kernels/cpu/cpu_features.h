@@ -15,4 +15,8 @@ typedef struct {
 
 const qw_cpu_features *qw_cpu_features_get(void);
 
+/* The float kernels' variant tables are {avx512, avx2, portable} on x86 and
+ * {portable} elsewhere, best first: the index of the best this CPU runs. */
+int qw_cpu_float_variant(void);
+
 #endif
