@@ -18,13 +18,36 @@ typedef struct {
     uint64_t sum;  /* returned so the reads cannot be optimized away */
 } share;
 
-static void *sum_share(void *arg) {
-    share *s = arg;
-    uint64_t a[8] = {0};
-    for (size_t i = 0; i + 8 <= s->n; i += 8)
-        for (int j = 0; j < 8; j++) a[j] += s->begin[i + j];
-    for (int j = 0; j < 8; j++) s->sum += a[j];
+/* 8 independent sums of 4 words (GCC/clang vectors: 256-bit loads where
+ * AVX2 is there), so the loads, not the adds, set the pace. */
+typedef uint64_t u64x4 __attribute__((vector_size(32)));
+
+#define SUM_BODY                                                      \
+    share *s = arg;                                                   \
+    const u64x4 *p = (const u64x4 *)s->begin;                         \
+    u64x4 a[8] = {{0}};                                               \
+    for (size_t i = 0; i + 8 <= s->n / 4; i += 8)                     \
+        for (int j = 0; j < 8; j++) a[j] += p[i + j];                 \
+    for (int j = 0; j < 8; j++) s->sum += a[j][0] + a[j][1] + a[j][2] + a[j][3];
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void *sum_share_avx2(void *arg) {
+    SUM_BODY
     return NULL;
+}
+#endif
+
+static void *sum_share_plain(void *arg) {
+    SUM_BODY
+    return NULL;
+}
+
+static void *sum_share(void *arg) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) return sum_share_avx2(arg);
+#endif
+    return sum_share_plain(arg);
 }
 
 static double now_s(void) {
@@ -41,7 +64,7 @@ static double measure(int n_threads) {
     memset(a, 1, ARRAY_BYTES);
     pthread_t th[256];
     share sh[256];
-    size_t words = ARRAY_BYTES / 8, per = words / (size_t)n_threads / 8 * 8;
+    size_t words = ARRAY_BYTES / 8, per = words / (size_t)n_threads / 32 * 32;
     double best = 0;
     for (int pass = 0; pass < PASSES; pass++) {
         double t0 = now_s();
