@@ -195,14 +195,7 @@ void qw_quant_q4_k(const float *x, int64_t nblocks, unsigned char *b) {
  * -9..9, max the element of largest magnitude. */
 static float fit_scale_q6(const float *x, int8_t *L) {
     enum { N = 16, NMAX = 32 };
-    float max = 0, amax = 0;
-    for (int i = 0; i < N; i++) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
+    float amax, max = qw_signed_absmax(x, N, &amax);
     if (amax < GROUP_MAX_EPS) {
         memset(L, 0, N);
         return 0.0f;

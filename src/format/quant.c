@@ -149,13 +149,7 @@ static unsigned char nibble(float v) { return level(v, 8.5f, 15); }
 static void quant_q4_0(const float *x, int64_t nblocks, unsigned char *b) {
     enum { H = QW_QK4_0 / 2 };
     for (int64_t i = 0; i < nblocks; i++, x += QW_QK4_0, b += 2 + H) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < QW_QK4_0; j++) {
-            if (amax < fabsf(x[j])) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
-        }
+        float amax, max = qw_signed_absmax(x, QW_QK4_0, &amax);
         float d = max / -8, id = d != 0.0f ? 1.0f / d : 0.0f;
         st16(b, qw_f32_to_f16(d));
         for (int j = 0; j < H; j++) b[2 + j] = (unsigned char)(nibble(x[j] * id) | nibble(x[H + j] * id) << 4);
@@ -165,13 +159,7 @@ static void quant_q4_0(const float *x, int64_t nblocks, unsigned char *b) {
 static void quant_q5_0(const float *x, int64_t nblocks, unsigned char *b) {
     enum { H = QW_QK5_0 / 2 };
     for (int64_t i = 0; i < nblocks; i++, x += QW_QK5_0, b += 6 + H) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < QW_QK5_0; j++) {
-            if (amax < fabsf(x[j])) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
-        }
+        float amax, max = qw_signed_absmax(x, QW_QK5_0, &amax);
         float d = max / -16, id = d != 0.0f ? 1.0f / d : 0.0f;
         st16(b, qw_f32_to_f16(d));
         uint32_t qh = 0;

@@ -39,6 +39,18 @@
  * QWENC_EINVAL when n is not a whole number of blocks. */
 int qw_dequant_row(uint32_t type, const void *src, int64_t n, float *out);
 
+/* The element of x[0..n) of largest magnitude, sign kept, the first one on
+ * ties (ggml's max in Q4_0, Q5_0 and Q6_K's groups); *amax gets |it|. */
+static inline float qw_signed_absmax(const float *x, int n, float *amax) {
+    float max = 0.0f, a = 0.0f;
+    for (int j = 0; j < n; j++) {
+        float v = x[j] < 0 ? -x[j] : x[j];
+        if (v > a) a = v, max = x[j];
+    }
+    *amax = a;
+    return max;
+}
+
 /* Converts x[0..n) to ggml type `type` (F32, F16, BF16, Q8_0, Q4_0, Q5_0,
  * Q4_K, Q6_K) at out
  * (qw_gguf_row_size(type, n) bytes, little-endian). 0, QWENC_EUNSUPPORTED
