@@ -87,5 +87,8 @@ const qw_backend *qw_backend_cpu(void);
 
 /* Element i of a weight vector as float32. */
 float qw_vec_get(const qw_vec *v, int64_t i);
+/* Elements i0..i0+n-1 of a weight vector as float32 into out (the dtype
+ * looked at once, not per element). */
+void qw_vec_to_f32(const qw_vec *v, int64_t i0, int64_t n, float *out);
 
 #endif

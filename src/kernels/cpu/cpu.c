@@ -1,7 +1,6 @@
 /* The CPU backend: micro-kernels per SIMD variant (tile.h for float weights,
  * qtile.h for Q8_0/Q4_0), split across the thread pool by output rows (so
  * every output element is computed the same way whatever the thread count). */
-#include "format/dtype.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/attn.h"
 #include "kernels/cpu/cpu_features.h"
@@ -38,18 +37,7 @@ typedef struct {
 } matmul_job;
 
 static void widen_rows(const qw_mat *w, int64_t r, int nr, float *out) {
-    for (int b = 0; b < nr; b++) {
-        if (w->dtype == QW_DT_BF16) {
-            const uint16_t *src = (const uint16_t *)w->data + (r + b) * w->cols;
-            float *dst = out + (int64_t)b * w->cols;
-            for (int64_t c = 0; c < w->cols; c++) {
-                uint32_t u = (uint32_t)src[c] << 16;
-                memcpy(&dst[c], &u, 4);
-            }
-        } else {
-            ref_row_to_f32(w, r + b, out + (int64_t)b * w->cols);
-        }
-    }
+    for (int b = 0; b < nr; b++) ref_row_to_f32(w, r + b, out + (int64_t)b * w->cols);
 }
 
 static void matmul_task(void *ctx, int task, int thread) {
@@ -279,11 +267,7 @@ static void rmsnorm_task(void *ctx, int task, int thread) {
         float inv = 1.0f / sqrtf(dot_f32(k, xt, xt, j->dim) / (float)j->dim + j->eps);
         for (int i0 = 0; i0 < j->dim; i0 += 256) {  /* the gain as float, 256 at a time */
             int n = j->dim - i0 < 256 ? j->dim - i0 : 256;
-            if (j->gain->dtype == QW_DT_BF16)
-                for (int i = 0; i < n; i++) g[i] = qw_bf16_to_f32(((const uint16_t *)j->gain->data)[i0 + i]);
-            else if (j->gain->dtype == QW_DT_F32) memcpy(g, (const float *)j->gain->data + i0, (size_t)n * sizeof *g);
-            else
-                for (int i = 0; i < n; i++) g[i] = qw_vec_get(j->gain, i0 + i);
+            qw_vec_to_f32(j->gain, i0, n, g);
             for (int i = 0; i < n; i++) yt[i0 + i] = g[i] * (xt[i0 + i] * inv);
         }
     }

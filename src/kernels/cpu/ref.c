@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 float qw_vec_get(const qw_vec *v, int64_t i) {
     switch (v->dtype) {
@@ -15,6 +16,16 @@ float qw_vec_get(const qw_vec *v, int64_t i) {
     }
 }
 
+void qw_vec_to_f32(const qw_vec *v, int64_t i0, int64_t n, float *out) {
+    const uint16_t *h = (const uint16_t *)v->data + i0;
+    switch (v->dtype) {
+    case QW_DT_F32: memcpy(out, (const float *)v->data + i0, (size_t)n * sizeof *out); break;
+    case QW_DT_BF16: for (int64_t i = 0; i < n; i++) out[i] = qw_bf16_to_f32(h[i]); break;
+    case QW_DT_F16: for (int64_t i = 0; i < n; i++) out[i] = qw_f16_to_f32(h[i]); break;
+    default: for (int64_t i = 0; i < n; i++) out[i] = NAN; break;
+    }
+}
+
 void ref_row_to_f32(const qw_mat *w, int64_t row, float *out) {
     const char *src = (const char *)w->data + row * qw_dtype_row_bytes(w->dtype, w->cols);
     if (qw_dtype_block(w->dtype)) {
@@ -22,7 +33,7 @@ void ref_row_to_f32(const qw_mat *w, int64_t row, float *out) {
         return;
     }
     qw_vec v = {src, w->dtype, w->cols};
-    for (int64_t c = 0; c < w->cols; c++) out[c] = qw_vec_get(&v, c);
+    qw_vec_to_f32(&v, 0, w->cols, out);
 }
 
 /* Q8_0 / Q4_0 weights times activations quantized per block, as qtile.h
