@@ -49,14 +49,14 @@ static void block_values(const attn_job *j, const float *v, query_part *q, int n
     const float *w[GROUP_Q];
     for (int i = 0; i < nq; i++) {
         int head_end = s0 < q[i].i1 + 1 ? s0 : q[i].i1 + 1;
-        j->k->accumulate(q[i].o, q[i].c, q[i].w + q[i].i0, v + (int64_t)q[i].i0 * hd, hd, head_end - q[i].i0, hd);
+        j->k->accumulate(q[i].o, q[i].c, q[i].w + q[i].i0, v + (int64_t)q[i].i0 * hd, head_end - q[i].i0, hd);
         o[i] = q[i].o, w[i] = q[i].w + s0;
     }
     if (s0 > s1) return;
-    j->k->accumulate_shared(o, w, nq, v + (int64_t)s0 * hd, hd, s1 - s0 + 1, hd);
+    j->k->accumulate_shared(o, w, nq, v + (int64_t)s0 * hd, s1 - s0 + 1, hd);
     for (int i = 0; i < nq; i++)
         if (q[i].i1 > s1)
-            j->k->accumulate(q[i].o, 1.0f, q[i].w + s1 + 1, v + (int64_t)(s1 + 1) * hd, hd, q[i].i1 - s1, hd);
+            j->k->accumulate(q[i].o, 1.0f, q[i].w + s1 + 1, v + (int64_t)(s1 + 1) * hd, q[i].i1 - s1, hd);
 }
 
 /* Tokens t0..t0+nt-1 of one sequence at consecutive positions, heads
@@ -150,17 +150,17 @@ static float weights_portable(const float *s, int n, float mx, float *w) {
     return sum;
 }
 
-static void accumulate_portable(float *o, float c, const float *w, const float *v, int64_t ldv, int n, int hd) {
+static void accumulate_portable(float *o, float c, const float *w, const float *v, int n, int hd) {
     for (int d = 0; d < hd; d++) o[d] *= c;
     for (int i = 0; i < n; i++)
-        for (int d = 0; d < hd; d++) o[d] += w[i] * v[i * ldv + d];
+        for (int d = 0; d < hd; d++) o[d] += w[i] * v[(int64_t)i * hd + d];
 }
 
-static void accumulate_shared_portable(float *const *o, const float *const *w, int nq, const float *v, int64_t ldv,
-                                       int n, int hd) {
+static void accumulate_shared_portable(float *const *o, const float *const *w, int nq, const float *v, int n,
+                                       int hd) {
     for (int q = 0; q < nq; q++)
         for (int i = 0; i < n; i++)
-            for (int d = 0; d < hd; d++) o[q][d] += w[q][i] * v[i * ldv + d];
+            for (int d = 0; d < hd; d++) o[q][d] += w[q][i] * v[(int64_t)i * hd + d];
 }
 
 static const qw_attn_kernels portable = {"portable", scores_portable, weights_portable, accumulate_portable,
@@ -232,13 +232,13 @@ T512 void accumulate512_chunk(float *o, __m512 c, const float *w, const float *v
 }
 
 __attribute__((target("avx512f"))) static void accumulate_avx512(float *o, float c, const float *w, const float *v,
-                                                                  int64_t ldv, int n, int hd) {
+                                                                  int n, int hd) {
     __m512 cv = _mm512_set1_ps(c);
     int d = 0;
-    for (; d + 128 <= hd; d += 128) accumulate512_chunk(o + d, cv, w, v + d, ldv, n, 8, 0xffff);
-    for (; d + 64 <= hd; d += 64) accumulate512_chunk(o + d, cv, w, v + d, ldv, n, 4, 0xffff);
-    for (; d + 16 <= hd; d += 16) accumulate512_chunk(o + d, cv, w, v + d, ldv, n, 1, 0xffff);
-    if (d < hd) accumulate512_chunk(o + d, cv, w, v + d, ldv, n, 1, (__mmask16)((1u << (hd - d)) - 1));
+    for (; d + 128 <= hd; d += 128) accumulate512_chunk(o + d, cv, w, v + d, hd, n, 8, 0xffff);
+    for (; d + 64 <= hd; d += 64) accumulate512_chunk(o + d, cv, w, v + d, hd, n, 4, 0xffff);
+    for (; d + 16 <= hd; d += 16) accumulate512_chunk(o + d, cv, w, v + d, hd, n, 1, 0xffff);
+    if (d < hd) accumulate512_chunk(o + d, cv, w, v + d, hd, n, 1, (__mmask16)((1u << (hd - d)) - 1));
 }
 
 /* NQ queries' 16 lanes at d (under mask m), each value chunk loaded once
@@ -255,16 +255,16 @@ T512 void shared512_chunk(float *const *o, const float *const *w, int nq, const 
 }
 
 __attribute__((target("avx512f"))) static void accumulate_shared_avx512(float *const *o, const float *const *w, int nq,
-                                                                         const float *v, int64_t ldv, int n, int hd) {
+                                                                         const float *v, int n, int hd) {
     for (int q0 = 0, k; q0 < nq; q0 += k) {  /* 8 queries at a time (registers), then 4, 2, 1 */
         k = nq - q0 >= 8 ? 8 : nq - q0 >= 4 ? 4 : nq - q0 >= 2 ? 2 : 1;
         for (int d = 0; d < hd; d += 16) {
             __mmask16 m = hd - d >= 16 ? 0xffff : (__mmask16)((1u << (hd - d)) - 1);
             switch (k) {
-            case 8: shared512_chunk(o + q0, w + q0, 8, v, ldv, n, d, m); break;
-            case 4: shared512_chunk(o + q0, w + q0, 4, v, ldv, n, d, m); break;
-            case 2: shared512_chunk(o + q0, w + q0, 2, v, ldv, n, d, m); break;
-            default: shared512_chunk(o + q0, w + q0, 1, v, ldv, n, d, m); break;
+            case 8: shared512_chunk(o + q0, w + q0, 8, v, hd, n, d, m); break;
+            case 4: shared512_chunk(o + q0, w + q0, 4, v, hd, n, d, m); break;
+            case 2: shared512_chunk(o + q0, w + q0, 2, v, hd, n, d, m); break;
+            default: shared512_chunk(o + q0, w + q0, 1, v, hd, n, d, m); break;
             }
         }
     }
@@ -339,13 +339,13 @@ T256 void accumulate256_chunk(float *o, __m256 c, const float *w, const float *v
 }
 
 __attribute__((target("avx2,fma"))) static void accumulate_avx2(float *o, float c, const float *w, const float *v,
-                                                                int64_t ldv, int n, int hd) {
+                                                                int n, int hd) {
     __m256 cv = _mm256_set1_ps(c);
     __m256i all = _mm256_set1_epi32(-1);
     int d = 0;
-    for (; d + 64 <= hd; d += 64) accumulate256_chunk(o + d, cv, w, v + d, ldv, n, 8, all);
-    for (; d + 8 <= hd; d += 8) accumulate256_chunk(o + d, cv, w, v + d, ldv, n, 1, all);
-    if (d < hd) accumulate256_chunk(o + d, cv, w, v + d, ldv, n, 1, mask256(hd - d));
+    for (; d + 64 <= hd; d += 64) accumulate256_chunk(o + d, cv, w, v + d, hd, n, 8, all);
+    for (; d + 8 <= hd; d += 8) accumulate256_chunk(o + d, cv, w, v + d, hd, n, 1, all);
+    if (d < hd) accumulate256_chunk(o + d, cv, w, v + d, hd, n, 1, mask256(hd - d));
 }
 
 T256 void shared256_chunk(float *const *o, const float *const *w, int nq, const float *v, int64_t ldv, int n, int d,
@@ -360,16 +360,16 @@ T256 void shared256_chunk(float *const *o, const float *const *w, int nq, const 
 }
 
 __attribute__((target("avx2,fma"))) static void accumulate_shared_avx2(float *const *o, const float *const *w, int nq,
-                                                                       const float *v, int64_t ldv, int n, int hd) {
+                                                                       const float *v, int n, int hd) {
     for (int q0 = 0, k; q0 < nq; q0 += k) {
         k = nq - q0 >= 8 ? 8 : nq - q0 >= 4 ? 4 : nq - q0 >= 2 ? 2 : 1;
         for (int d = 0; d < hd; d += 8) {
             __m256i m = mask256(hd - d);
             switch (k) {
-            case 8: shared256_chunk(o + q0, w + q0, 8, v, ldv, n, d, m); break;
-            case 4: shared256_chunk(o + q0, w + q0, 4, v, ldv, n, d, m); break;
-            case 2: shared256_chunk(o + q0, w + q0, 2, v, ldv, n, d, m); break;
-            default: shared256_chunk(o + q0, w + q0, 1, v, ldv, n, d, m); break;
+            case 8: shared256_chunk(o + q0, w + q0, 8, v, hd, n, d, m); break;
+            case 4: shared256_chunk(o + q0, w + q0, 4, v, hd, n, d, m); break;
+            case 2: shared256_chunk(o + q0, w + q0, 2, v, hd, n, d, m); break;
+            default: shared256_chunk(o + q0, w + q0, 1, v, hd, n, d, m); break;
             }
         }
     }

@@ -29,14 +29,13 @@ typedef struct {
                    float (*s)[QW_ATTN_MAX_BLOCK]);
     /* w[i] = exp(s[i] - mx) for i < n (n <= QW_ATTN_MAX_BLOCK); returns their sum. */
     float (*weights)(const float *s, int n, float mx, float *w);
-    /* o[d] = o[d] * c + w[0] * v[d] + w[1] * v[ldv + d] + ... (n rows, in
-     * order), d < hd. */
-    void (*accumulate)(float *o, float c, const float *w, const float *v, int64_t ldv, int n, int hd);
+    /* o[d] = o[d] * c + w[0] * v[d] + w[1] * v[hd + d] + ... (n value rows
+     * side by side, in order), d < hd. */
+    void (*accumulate)(float *o, float c, const float *w, const float *v, int n, int hd);
     /* accumulate with c = 1 for nq queries over the same n value rows, each
      * row read once for all: o[q][d] += w[q][0] * v[d] + ... The same bits
      * as nq calls of accumulate. */
-    void (*accumulate_shared)(float *const *o, const float *const *w, int nq, const float *v, int64_t ldv, int n,
-                              int hd);
+    void (*accumulate_shared)(float *const *o, const float *const *w, int nq, const float *v, int n, int hd);
 } qw_attn_kernels;
 
 /* Every variant this CPU runs, best first, NULL-terminated. */
