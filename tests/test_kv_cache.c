@@ -27,7 +27,7 @@ static void test_pool_blocks(void) {
     CHECK(qw_kv_seq_prepare(&a, 0, 2 * B + 5) == 0 && a.n_blocks == 3, "a takes 3 blocks");
     for (int l = 0; l < 2; l++)
         for (int i = 0; i < 2 * B + 5; i++)
-            qw_kv_row(&p, p.k, l, a.blocks[i / B], 0, p.kv_dim, i % B)[0] = (float)(1000 * l + i);
+            qw_kv_block(&p, p.k, l, a.blocks[i / B])[i % B] = (float)(1000 * l + i);
     qw_kv_seq_index(&a, tok, 2 * B + 5);
     CHECK(p.index.cached[a.blocks[0]] && p.index.cached[a.blocks[1]] && !p.index.cached[a.blocks[2]],
           "full blocks indexed, the partial one not");
@@ -44,7 +44,7 @@ static void test_pool_blocks(void) {
     qw_kv_seq_truncate(&b, B + 10);
     CHECK(qw_kv_seq_prepare(&b, B + 10, 1) == 0 && b.blocks[1] != a.blocks[1] && p.refs[a.blocks[1]] == 1,
           "copy on write");
-    CHECK(qw_kv_row(&p, p.k, 1, b.blocks[1], 0, p.kv_dim, 9)[0] == 1000 + B + 9, "the copy holds the rows before");
+    CHECK(qw_kv_block(&p, p.k, 1, b.blocks[1])[9] == 1000 + B + 9, "the copy holds the rows before");
     CHECK(qw_kv_pool_available(&p) == 0, "all four blocks held");
     CHECK(qw_kv_seq_prepare(&b, B + 11, B) != 0, "a full pool refuses");
 

@@ -101,7 +101,7 @@ static void attention_block(const qwenc_model *m, const qw_layer_weights *L, qw_
     kv_store(kv, layer, s, n, hd);
     int window = c->sliding_window > 0 && layer < c->max_window_layers ? c->sliding_window : 0;
     qw_attn_args a = {
-        .q = s->q, .out = s->att, .k = qw_kv_row(kv, kv->k, layer, 0, 0, 0, 0), .v = qw_kv_row(kv, kv->v, layer, 0, 0, 0, 0),
+        .q = s->q, .out = s->att, .k = qw_kv_block(kv, kv->k, layer, 0), .v = qw_kv_block(kv, kv->v, layer, 0),
         .tables = s->tables, .pos = s->pos, .n_tok = n, .block = QW_KV_BLOCK, .n_heads = c->n_heads,
         .n_kv_heads = c->n_kv_heads, .head_dim = hd, .window = window, .scale = 1.0f / sqrtf((float)hd),
     };

@@ -94,8 +94,8 @@ static int block_alloc(qw_kv_seq *s) {
 static void block_copy(qw_kv_pool *p, int to, int from) {
     size_t n = (size_t)QW_KV_BLOCK * (size_t)p->kv_dim * sizeof(float);
     for (int l = 0; l < p->n_layers; l++) {
-        memcpy(qw_kv_row(p, p->k, l, to, 0, 0, 0), qw_kv_row(p, p->k, l, from, 0, 0, 0), n);
-        memcpy(qw_kv_row(p, p->v, l, to, 0, 0, 0), qw_kv_row(p, p->v, l, from, 0, 0, 0), n);
+        memcpy(qw_kv_block(p, p->k, l, to), qw_kv_block(p, p->k, l, from), n);
+        memcpy(qw_kv_block(p, p->v, l, to), qw_kv_block(p, p->v, l, from), n);
     }
 }
 

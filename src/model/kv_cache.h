@@ -82,6 +82,11 @@ int qw_kv_seq_attach(qw_kv_seq *s, const int32_t *tokens, int n);
  * drops the promise. */
 int qw_kv_seq_promise(qw_kv_seq *s, int n_past, int n_positions);
 
+/* A block of a layer (of p->k or p->v: base): QW_KV_BLOCK * kv_dim floats. */
+static inline float *qw_kv_block(const qw_kv_pool *p, float *base, int layer, int block) {
+    return base + ((int64_t)layer * p->n_blocks + block) * QW_KV_BLOCK * p->kv_dim;
+}
+
 /* Where KV head `head` keeps position `offset` of a block in a layer: a
  * block is [kv_dim / head_dim heads][QW_KV_BLOCK][head_dim], each head's
  * rows side by side, which is how the attention kernels read values (keys
@@ -89,8 +94,7 @@ int qw_kv_seq_promise(qw_kv_seq *s, int n_past, int n_positions);
  * qw_attn_key in backend.h). */
 static inline float *qw_kv_row(const qw_kv_pool *p, float *base, int layer, int block, int head, int head_dim,
                                int offset) {
-    return base + ((int64_t)layer * p->n_blocks + block) * QW_KV_BLOCK * p->kv_dim +
-           ((int64_t)head * QW_KV_BLOCK + offset) * head_dim;
+    return qw_kv_block(p, base, layer, block) + ((int64_t)head * QW_KV_BLOCK + offset) * head_dim;
 }
 
 #endif
