@@ -68,14 +68,11 @@ static double measure(int n_threads) {
     double best = 0;
     for (int pass = 0; pass < PASSES; pass++) {
         double t0 = now_s();
-        int started = 0;
-        for (int i = 0; i < n_threads; i++) {
-            sh[i] = (share){a + (size_t)i * per, per, 0};
-            if (i > 0 && pthread_create(&th[i], NULL, sum_share, &sh[i]) == 0) started++;
-            else if (i > 0) return 0;
-        }
+        for (int i = 0; i < n_threads; i++) sh[i] = (share){a + (size_t)i * per, per, 0};
+        for (int i = 1; i < n_threads; i++)
+            if (pthread_create(&th[i], NULL, sum_share, &sh[i])) return 0;  /* (the child exits) */
         sum_share(&sh[0]);
-        for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+        for (int i = 1; i < n_threads; i++) pthread_join(th[i], NULL);
         double gbps = (double)per * 8 * n_threads / (now_s() - t0) / 1e9;
         if (gbps > best) best = gbps;
     }
