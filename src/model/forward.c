@@ -20,41 +20,40 @@ void qw_forward_scratch_free(scratch *s) {
 }
 
 /* Buffers for n tokens and n_out logit rows; those already there are kept
- * when large enough. */
+ * when large enough (growing the token buffers drops the logit rows too,
+ * which are then made again). */
 static int scratch_reserve(scratch *s, const qw_config *c, int n, int n_out) {
+    if (n > s->cap) {
+        qw_forward_scratch_free(s);
+        size_t h = (size_t)c->hidden_size, qd = (size_t)c->n_heads * c->head_dim;
+        size_t kvd = (size_t)c->n_kv_heads * c->head_dim;
+        size_t inter = (size_t)(c->intermediate_size > c->moe_intermediate_size ? c->intermediate_size
+                                                                                : c->moe_intermediate_size);
+        s->x = malloc(n * h * sizeof(float));
+        s->xn = malloc(n * h * sizeof(float));
+        s->q = malloc(n * qd * sizeof(float));
+        s->k = malloc(n * kvd * sizeof(float));
+        s->v = malloc(n * kvd * sizeof(float));
+        s->att = malloc(n * qd * sizeof(float));
+        s->gate = malloc(n * inter * sizeof(float));
+        s->up = malloc(n * inter * sizeof(float));
+        s->tmp = malloc(n * h * sizeof(float));
+        s->pos = malloc((size_t)n * sizeof *s->pos);
+        s->ids = malloc((size_t)n * sizeof *s->ids);
+        s->tables = malloc((size_t)n * sizeof *s->tables);
+        if (!(s->x && s->xn && s->q && s->k && s->v && s->att && s->gate && s->up && s->tmp && s->pos && s->ids &&
+              s->tables)) {
+            qw_forward_scratch_free(s);
+            return -1;
+        }
+        s->cap = n;
+    }
     if (n_out > s->cap_out) {
         free(s->out);
         s->out = malloc((size_t)n_out * (size_t)c->vocab_size * sizeof(float));
         s->cap_out = s->out ? n_out : 0;
         if (!s->out) return -1;
     }
-    if (n <= s->cap) return 0;
-    float *out = s->out;
-    int cap_out = s->cap_out;
-    s->out = NULL;
-    qw_forward_scratch_free(s);
-    s->out = out, s->cap_out = cap_out;
-    size_t h = (size_t)c->hidden_size, qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
-    size_t inter = (size_t)(c->intermediate_size > c->moe_intermediate_size ? c->intermediate_size
-                                                                            : c->moe_intermediate_size);
-    s->x = malloc(n * h * sizeof(float));
-    s->xn = malloc(n * h * sizeof(float));
-    s->q = malloc(n * qd * sizeof(float));
-    s->k = malloc(n * kvd * sizeof(float));
-    s->v = malloc(n * kvd * sizeof(float));
-    s->att = malloc(n * qd * sizeof(float));
-    s->gate = malloc(n * inter * sizeof(float));
-    s->up = malloc(n * inter * sizeof(float));
-    s->tmp = malloc(n * h * sizeof(float));
-    s->pos = malloc((size_t)n * sizeof *s->pos);
-    s->ids = malloc((size_t)n * sizeof *s->ids);
-    s->tables = malloc((size_t)n * sizeof *s->tables);
-    if (!(s->x && s->xn && s->q && s->k && s->v && s->att && s->gate && s->up && s->tmp && s->pos && s->ids &&
-          s->tables)) {
-        qw_forward_scratch_free(s);
-        return -1;
-    }
-    s->cap = n;
     return 0;
 }
 
